@@ -1,0 +1,223 @@
+// Package caddyciba is the Caddy adapter of the gateway: the ciba app, the ciba_endpoints
+// and ciba_gate handlers, and their Caddyfile syntax.
+package caddyciba
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/keys"
+	"github.com/caddyciba/gateway/internal/op"
+	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/users"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// Defaults for the durations a config leaves out.
+const (
+	defaultAuthReqTTL     = 120 * time.Second
+	defaultMaxAuthReqTTL  = 600 * time.Second
+	defaultPollInterval   = 5 * time.Second
+	defaultAccessTokenTTL = 10 * time.Minute
+	defaultSigningAlg     = "PS256"
+)
+
+// App is the `ciba` app: the OpenID Provider for CIBA in front of a bank's account APIs.
+// It owns the store, the signing keys, the clients, the users and the notifiers; the
+// ciba_endpoints and ciba_gate handlers reach it by name.
+type App struct {
+	// Issuer is the issuer identifier, the base URL of the endpoints. Required.
+	Issuer string `json:"issuer"`
+	// Storage is the directory of the Badger database. Default: <caddy data dir>/ciba.
+	Storage string `json:"storage,omitempty"`
+	// SigningAlg is the algorithm of the gateway's signing key: PS256 (default), ES256 or
+	// EdDSA. The key is made on first start and kept in storage.
+	SigningAlg string `json:"signing_alg,omitempty"`
+	// AuthReqTTL is the default lifetime (expires_in) of a backchannel request. Default 120s.
+	AuthReqTTL caddy.Duration `json:"auth_req_ttl,omitempty"`
+	// MaxAuthReqTTL caps a requested_expiry. Default 600s.
+	MaxAuthReqTTL caddy.Duration `json:"max_auth_req_ttl,omitempty"`
+	// PollInterval is the minimum interval between polls. Default 5s.
+	PollInterval caddy.Duration `json:"poll_interval,omitempty"`
+	// AccessTokenTTL is the lifetime of access tokens. Default 10m.
+	AccessTokenTTL caddy.Duration `json:"access_token_ttl,omitempty"`
+	// FAPI turns on the FAPI-CIBA profile: signed requests only, PS256/ES256 only, no push,
+	// binding_message required, certificate-bound tokens.
+	FAPI bool `json:"fapi,omitempty"`
+	// Users is the users file: a JSON array of users with their login hints and accounts.
+	Users string `json:"users,omitempty"`
+	// ClientCA is a PEM file of the CAs that issue certificates for tls_client_auth
+	// clients, for sites whose TLS layer only requests client certificates.
+	ClientCA string `json:"client_ca,omitempty"`
+	// Clients are the registered TPPs.
+	Clients []ClientConfig `json:"clients,omitempty"`
+	// Notifiers reach the user's authentication device, tried in order.
+	Notifiers []NotifierConfig `json:"notifiers,omitempty"`
+
+	provider *op.Provider
+	users    *users.Directory
+	storeKey string
+	logger   *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "ciba",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision opens the shared store, loads or makes the signing key and builds the clients.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	a.setDefaults()
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	repl := caddy.NewReplacer()
+	list := make([]*clients.Client, 0, len(a.Clients))
+	for i := range a.Clients {
+		c, err := a.Clients[i].build(repl)
+		if err != nil {
+			return err
+		}
+		list = append(list, c)
+	}
+	cas, err := loadCertPool(a.ClientCA)
+	if err != nil {
+		return err
+	}
+	reg, err := clients.NewRegistry(list, cas)
+	if err != nil {
+		return err
+	}
+	if a.Users != "" {
+		if a.users, err = users.LoadFile(a.Users); err != nil {
+			return err
+		}
+	}
+	alg, err := keys.ParseAlg(a.SigningAlg)
+	if err != nil {
+		return err
+	}
+	st, key, err := openStore(a.Storage)
+	if err != nil {
+		return err
+	}
+	a.storeKey = key
+	ring, err := keys.LoadOrCreate(st, alg)
+	if err != nil {
+		return err
+	}
+	a.provider = op.New(op.Config{
+		Issuer:         a.Issuer,
+		AccessTokenTTL: time.Duration(a.AccessTokenTTL),
+		FAPI:           a.FAPI,
+	}, st, ring, reg)
+	return nil
+}
+
+func (a *App) setDefaults() {
+	if a.Storage == "" {
+		a.Storage = filepath.Join(caddy.AppDataDir(), "ciba")
+	}
+	if a.SigningAlg == "" {
+		a.SigningAlg = defaultSigningAlg
+	}
+	setDefault(&a.AuthReqTTL, defaultAuthReqTTL)
+	setDefault(&a.MaxAuthReqTTL, defaultMaxAuthReqTTL)
+	setDefault(&a.PollInterval, defaultPollInterval)
+	setDefault(&a.AccessTokenTTL, defaultAccessTokenTTL)
+}
+
+func setDefault(d *caddy.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = caddy.Duration(v)
+	}
+}
+
+// Validate checks the settings that need no file or store.
+func (a *App) Validate() error {
+	if a.Issuer == "" {
+		return errors.New("ciba: issuer is required")
+	}
+	u, err := url.Parse(a.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("ciba: issuer %q must be an absolute https URL without query or fragment", a.Issuer)
+	}
+	if _, err := keys.ParseAlg(a.SigningAlg); err != nil && a.SigningAlg != "" {
+		return fmt.Errorf("ciba: %w", err)
+	}
+	if a.FAPI && a.SigningAlg == "EdDSA" {
+		return errors.New("ciba: fapi allows signing_alg PS256 or ES256 only")
+	}
+	if a.AuthReqTTL < 0 || a.MaxAuthReqTTL < 0 || a.PollInterval < 0 || a.AccessTokenTTL < 0 {
+		return errors.New("ciba: durations must be positive")
+	}
+	if a.MaxAuthReqTTL != 0 && a.AuthReqTTL > a.MaxAuthReqTTL {
+		return errors.New("ciba: auth_req_ttl is longer than max_auth_req_ttl")
+	}
+	for i := range a.Clients {
+		if err := a.Clients[i].validate(); err != nil {
+			return fmt.Errorf("ciba: %w", err)
+		}
+	}
+	for i := range a.Notifiers {
+		if err := a.Notifiers[i].validate(); err != nil {
+			return fmt.Errorf("ciba: %w", err)
+		}
+	}
+	return nil
+}
+
+func loadCertPool(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ciba: client_ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("ciba: client_ca %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// Start implements caddy.App; the handlers do the serving.
+func (a *App) Start() error { return nil }
+
+// Stop implements caddy.App.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this config's hold on the shared store.
+func (a *App) Cleanup() error {
+	err := releaseStore(a.storeKey)
+	a.storeKey = ""
+	return err
+}
+
+// Store is the app's state (for tests and tools).
+func (a *App) Store() store.Store { return a.provider.Store }
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

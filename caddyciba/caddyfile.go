@@ -1,0 +1,240 @@
+package caddyciba
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("ciba", parseGlobalOption)
+}
+
+func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Err("the ciba global option appears twice")
+	}
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "ciba", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from the global options block. Syntax:
+//
+//	ciba {
+//		issuer           <url>
+//		storage          <dir>
+//		signing_alg      PS256|ES256|EdDSA
+//		auth_req_ttl     <duration>
+//		max_auth_req_ttl <duration>
+//		poll_interval    <duration>
+//		access_token_ttl <duration>
+//		fapi
+//		users            <file>
+//		client_ca        <pem file>
+//		client <id> {
+//			name                  <text>
+//			auth                  <method>
+//			secret                <secret>
+//			jwks_file             <file>
+//			tls_subject           <dn>
+//			delivery_mode         poll|ping|push
+//			notification_endpoint <url>
+//			scopes                <scope...>
+//			certificate_bound
+//		}
+//		notifier webhook <url> {
+//			secret <whsec_...>
+//		}
+//		notifier log [show_links]
+//	}
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the option name
+	file, line := d.File(), d.Line()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		if err := a.unmarshalOption(d); err != nil {
+			return err
+		}
+	}
+	if a.Issuer == "" {
+		return fmt.Errorf("ciba: issuer is required, at %s:%d", file, line)
+	}
+	if err := a.Validate(); err != nil {
+		return fmt.Errorf("%w, at %s:%d", err, file, line)
+	}
+	return nil
+}
+
+func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
+	switch opt := d.Val(); opt {
+	case "issuer":
+		return oneArg(d, &a.Issuer)
+	case "storage":
+		return oneArg(d, &a.Storage)
+	case "signing_alg":
+		return oneArg(d, &a.SigningAlg)
+	case "users":
+		return oneArg(d, &a.Users)
+	case "client_ca":
+		return oneArg(d, &a.ClientCA)
+	case "auth_req_ttl":
+		return durationArg(d, &a.AuthReqTTL)
+	case "max_auth_req_ttl":
+		return durationArg(d, &a.MaxAuthReqTTL)
+	case "poll_interval":
+		return durationArg(d, &a.PollInterval)
+	case "access_token_ttl":
+		return durationArg(d, &a.AccessTokenTTL)
+	case "fapi":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		a.FAPI = true
+		return nil
+	case "client":
+		c, err := unmarshalClient(d)
+		if err != nil {
+			return err
+		}
+		a.Clients = append(a.Clients, c)
+		return nil
+	case "notifier":
+		n, err := unmarshalNotifier(d)
+		if err != nil {
+			return err
+		}
+		a.Notifiers = append(a.Notifiers, n)
+		return nil
+	default:
+		return d.Errf("unrecognized ciba option %q", opt)
+	}
+}
+
+func unmarshalClient(d *caddyfile.Dispenser) (ClientConfig, error) {
+	var c ClientConfig
+	if !d.Args(&c.ID) {
+		return c, d.Err("client needs an id: client <id> { ... }")
+	}
+	if d.NextArg() {
+		return c, d.ArgErr()
+	}
+	file, line := d.File(), d.Line()
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "name":
+			err = oneArg(d, &c.Name)
+		case "auth":
+			err = oneArg(d, &c.Auth)
+		case "secret":
+			err = oneArg(d, &c.Secret)
+		case "jwks_file":
+			err = oneArg(d, &c.JWKSFile)
+		case "tls_subject":
+			err = oneArg(d, &c.TLSSubject)
+		case "delivery_mode":
+			err = oneArg(d, &c.DeliveryMode)
+		case "notification_endpoint":
+			err = oneArg(d, &c.NotificationEndpoint)
+		case "scopes":
+			c.Scopes = d.RemainingArgs()
+			if len(c.Scopes) == 0 {
+				err = d.ArgErr()
+			}
+		case "certificate_bound":
+			if d.NextArg() {
+				err = d.ArgErr()
+			}
+			c.CertificateBound = true
+		default:
+			err = d.Errf("unrecognized client option %q", opt)
+		}
+		if err != nil {
+			return c, err
+		}
+	}
+	if c.Auth == "" {
+		return c, fmt.Errorf("client %q needs an auth method, at %s:%d", c.ID, file, line)
+	}
+	if err := c.validate(); err != nil {
+		return c, fmt.Errorf("%w, at %s:%d", err, file, line)
+	}
+	return c, nil
+}
+
+func unmarshalNotifier(d *caddyfile.Dispenser) (NotifierConfig, error) {
+	var n NotifierConfig
+	if !d.NextArg() {
+		return n, d.Err("notifier needs a channel: webhook or log")
+	}
+	n.Channel = d.Val()
+	file, line := d.File(), d.Line()
+	switch n.Channel {
+	case "webhook":
+		if !d.Args(&n.URL) || d.NextArg() {
+			return n, d.Err("notifier webhook needs exactly one URL")
+		}
+	case "log":
+		for d.NextArg() {
+			if d.Val() != "show_links" {
+				return n, d.Errf("unrecognized notifier log argument %q", d.Val())
+			}
+			n.ShowLinks = true
+		}
+	default:
+		return n, d.Errf("unknown notifier channel %q (webhook or log)", n.Channel)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch opt := d.Val(); {
+		case opt == "secret" && n.Channel == "webhook":
+			if err := oneArg(d, &n.Secret); err != nil {
+				return n, err
+			}
+		case opt == "show_links" && n.Channel == "log":
+			n.ShowLinks = true
+		default:
+			return n, d.Errf("unrecognized notifier %s option %q", n.Channel, opt)
+		}
+	}
+	if err := n.validate(); err != nil {
+		return n, fmt.Errorf("%w, at %s:%d", err, file, line)
+	}
+	return n, nil
+}
+
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if !d.Args(dst) || d.NextArg() {
+		return d.ArgErr()
+	}
+	if strings.TrimSpace(*dst) == "" {
+		return d.Errf("%s needs a value", name)
+	}
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	name := d.Val()
+	var s string
+	if !d.Args(&s) || d.NextArg() {
+		return d.ArgErr()
+	}
+	v, err := caddy.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return d.Errf("%s: %q is not a positive duration", name, s)
+	}
+	*dst = caddy.Duration(v)
+	return nil
+}
+
+// Interface guards
+var _ caddyfile.Unmarshaler = (*App)(nil)

@@ -1,0 +1,101 @@
+package caddyciba
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddyciba/gateway/internal/op"
+)
+
+func init() {
+	caddy.RegisterModule(Endpoints{})
+	httpcaddyfile.RegisterHandlerDirective("ciba_endpoints", parseEndpoints)
+	httpcaddyfile.RegisterDirectiveOrder("ciba_endpoints", httpcaddyfile.Before, "reverse_proxy")
+}
+
+// Endpoints serves the gateway's OAuth, consent and device endpoints at the paths DESIGN
+// fixes; requests to any other path go to the next handler.
+type Endpoints struct {
+	app    *App
+	routes map[string]http.HandlerFunc
+}
+
+// CaddyModule returns the Caddy module information.
+func (Endpoints) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.ciba",
+		New: func() caddy.Module { return new(Endpoints) },
+	}
+}
+
+// Provision finds the ciba app.
+func (e *Endpoints) Provision(ctx caddy.Context) error {
+	app, err := ctx.App("ciba")
+	if err != nil {
+		return fmt.Errorf("ciba_endpoints needs the ciba app: %w", err)
+	}
+	e.app = app.(*App)
+	p := e.app.provider
+	e.routes = map[string]http.HandlerFunc{
+		op.PathDiscovery: getOnly(p.ServeDiscovery),
+		op.PathJWKS:      getOnly(p.ServeJWKS),
+		op.PathToken:     p.ServeToken,
+	}
+	return nil
+}
+
+// ServeHTTP serves the endpoint at the request's path.
+func (e *Endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	h, ok := e.routes[r.URL.Path]
+	if !ok {
+		return next.ServeHTTP(w, r)
+	}
+	w.Header().Set(interactionHeader, interactionID(r))
+	h(w, r)
+	return nil
+}
+
+func getOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	ciba_endpoints
+//
+// Everything is configured in the global ciba app.
+func (e *Endpoints) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("ciba_endpoints takes no options; configure the global ciba block")
+	}
+	return nil
+}
+
+func parseEndpoints(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var e Endpoints
+	err := e.UnmarshalCaddyfile(h.Dispenser)
+	return &e, err
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Endpoints)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Endpoints)(nil)
+	_ caddyfile.Unmarshaler       = (*Endpoints)(nil)
+)

@@ -1,0 +1,139 @@
+// Package clients holds the registered TPP clients and authenticates them at the
+// token and backchannel endpoints with the five methods FAPI and CIBA allow.
+package clients
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+// Method is a token_endpoint_auth_method.
+type Method string
+
+const (
+	SecretBasic         Method = "client_secret_basic"
+	SecretPost          Method = "client_secret_post"
+	PrivateKeyJWT       Method = "private_key_jwt"
+	TLSClientAuth       Method = "tls_client_auth"
+	SelfSignedTLSClient Method = "self_signed_tls_client_auth"
+)
+
+// Methods lists every supported method, in the order discovery advertises them.
+var Methods = []Method{PrivateKeyJWT, TLSClientAuth, SelfSignedTLSClient, SecretBasic, SecretPost}
+
+// ParseMethod accepts a method name.
+func ParseMethod(s string) (Method, error) {
+	if slices.Contains(Methods, Method(s)) {
+		return Method(s), nil
+	}
+	return "", fmt.Errorf("unknown client auth method %q", s)
+}
+
+// UsesSecret tells whether the method authenticates with a shared secret.
+func (m Method) UsesSecret() bool { return m == SecretBasic || m == SecretPost }
+
+// UsesTLS tells whether the method authenticates with the TLS client certificate.
+func (m Method) UsesTLS() bool { return m == TLSClientAuth || m == SelfSignedTLSClient }
+
+// Client is one registered TPP.
+type Client struct {
+	ID                   string
+	Name                 string
+	Method               Method
+	JWKS                 jwk.Set
+	TLSSubject           string
+	DeliveryMode         string
+	NotificationEndpoint string
+	Scopes               []string
+	// CertificateBound binds tokens to the TLS client certificate even when the client
+	// authenticated another way (private_key_jwt over mTLS, as FAPI asks).
+	CertificateBound bool
+
+	secret secretHash
+}
+
+// secretHash keeps a client secret as a salted SHA-256: client secrets are high-entropy
+// machine values, so a fast hash is enough and keeps the token endpoint fast.
+type secretHash struct {
+	salt [16]byte
+	sum  [32]byte
+	set  bool
+}
+
+// SetSecret stores the secret hashed; the plain value is not kept.
+func (c *Client) SetSecret(secret string) error {
+	if _, err := rand.Read(c.secret.salt[:]); err != nil {
+		return err
+	}
+	c.secret.sum = c.secret.digest(secret)
+	c.secret.set = true
+	return nil
+}
+
+// HasSecret tells whether a secret was set.
+func (c *Client) HasSecret() bool { return c.secret.set }
+
+// CheckSecret compares in constant time.
+func (c *Client) CheckSecret(secret string) bool {
+	if !c.secret.set {
+		return false
+	}
+	d := c.secret.digest(secret)
+	return subtle.ConstantTimeCompare(d[:], c.secret.sum[:]) == 1
+}
+
+func (h *secretHash) digest(secret string) [32]byte {
+	buf := make([]byte, 0, len(h.salt)+len(secret))
+	buf = append(buf, h.salt[:]...)
+	buf = append(buf, secret...)
+	return sha256.Sum256(buf)
+}
+
+// AllowsScope tells whether every scope in the request was registered for the client.
+func (c *Client) AllowsScope(scopes []string) bool {
+	for _, s := range scopes {
+		if !slices.Contains(c.Scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// Registry is the set of clients, read-only once built.
+type Registry struct {
+	byID map[string]*Client
+	// ClientCAs verifies tls_client_auth certificates that the TLS layer did not verify.
+	ClientCAs *x509.CertPool
+}
+
+// NewRegistry indexes the clients by id; ids must be unique.
+func NewRegistry(list []*Client, cas *x509.CertPool) (*Registry, error) {
+	r := &Registry{byID: make(map[string]*Client, len(list)), ClientCAs: cas}
+	for _, c := range list {
+		if _, dup := r.byID[c.ID]; dup {
+			return nil, fmt.Errorf("client %q is defined twice", c.ID)
+		}
+		r.byID[c.ID] = c
+	}
+	return r, nil
+}
+
+// Lookup returns the client or nil.
+func (r *Registry) Lookup(id string) *Client { return r.byID[id] }
+
+// All returns the clients sorted by id.
+func (r *Registry) All() []*Client {
+	out := make([]*Client, 0, len(r.byID))
+	for _, c := range r.byID {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *Client) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}

@@ -1,0 +1,65 @@
+package op
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/oauth"
+	"github.com/caddyciba/gateway/internal/token"
+)
+
+// TokenResponse is the RFC 6749 §5.1 answer.
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// ServeToken answers POST /token.
+func (p *Provider) ServeToken(w http.ResponseWriter, r *http.Request) {
+	resp, err := p.token(w, r)
+	if err != nil {
+		oauth.WriteError(w, err)
+		return
+	}
+	oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) (*TokenResponse, error) {
+	form, err := oauth.ParseForm(w, r)
+	if err != nil {
+		return nil, err
+	}
+	client, err := p.Auth.Authenticate(r, form)
+	if err != nil {
+		return nil, err
+	}
+	switch grant := form.Get("grant_type"); token.Grant(grant) {
+	case token.ClientCredentials:
+		return p.clientCredentials(client, form)
+	case "":
+		return nil, oauth.InvalidRequest("grant_type is missing")
+	default:
+		return nil, oauth.UnsupportedGrantType("grant_type " + grant + " is not supported")
+	}
+}
+
+// requestedScopes splits a scope parameter; an absent scope asks for every registered scope
+// except openid, which a client-credentials token has no use for.
+func requestedScopes(form url.Values, c *clients.Client) []string {
+	if s := strings.TrimSpace(form.Get("scope")); s != "" {
+		return strings.Fields(s)
+	}
+	var out []string
+	for _, s := range c.Scopes {
+		if s != "openid" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

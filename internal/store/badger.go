@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Badger is the embedded Store. Writes are synced to disk before they return.
+type Badger struct {
+	db   *badger.DB
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// maxConflictRetries bounds the retries of an Update that lost a race; losing more often
+// than this means heavy contention on one key, answered as an error rather than a spin.
+const maxConflictRetries = 32
+
+// OpenBadger opens (or creates) the database in dir. logger may be nil for silence.
+func OpenBadger(dir string, logger badger.Logger) (*Badger, error) {
+	opts := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithLogger(logger).
+		// Bounded memory whatever the number of records: small memtables and caches.
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(3).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	b := &Badger{db: db, stop: stop, done: make(chan struct{})}
+	go b.collectGarbage(ctx)
+	return b, nil
+}
+
+// collectGarbage reclaims value-log space from expired and overwritten records.
+func (b *Badger) collectGarbage(ctx context.Context) {
+	defer close(b.done)
+	tick := time.NewTicker(5 * time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			for b.db.RunValueLogGC(0.5) == nil {
+				if ctx.Err() != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (b *Badger) Close() error {
+	b.stop()
+	<-b.done
+	return b.db.Close()
+}
+
+func (b *Badger) Get(key string) ([]byte, error) {
+	var val []byte
+	err := b.db.View(func(txn *badger.Txn) error {
+		var err error
+		val, err = get(txn, key)
+		return err
+	})
+	return val, err
+}
+
+func (b *Badger) Put(key string, val []byte, ttl time.Duration) error {
+	return b.db.Update(func(txn *badger.Txn) error { return put(txn, key, val, ttl) })
+}
+
+func (b *Badger) PutNew(key string, val []byte, ttl time.Duration) error {
+	return b.Update(func(t Txn) error {
+		if _, err := t.Get(key); err == nil {
+			return ErrExists
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return t.Put(key, val, ttl)
+	})
+}
+
+func (b *Badger) Delete(key string) error {
+	return b.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(key)) })
+}
+
+func (b *Badger) Update(fn func(Txn) error) error {
+	for range maxConflictRetries {
+		err := b.db.Update(func(txn *badger.Txn) error { return fn(badgerTxn{txn}) })
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return badger.ErrConflict
+}
+
+func (b *Badger) Scan(prefix string, fn func(key string, val []byte) error) error {
+	return b.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64, Prefix: []byte(prefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(string(item.Key()), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+type badgerTxn struct{ txn *badger.Txn }
+
+func (t badgerTxn) Get(key string) ([]byte, error) { return get(t.txn, key) }
+func (t badgerTxn) Put(key string, val []byte, ttl time.Duration) error {
+	return put(t.txn, key, val, ttl)
+}
+func (t badgerTxn) Delete(key string) error { return t.txn.Delete([]byte(key)) }
+
+func get(txn *badger.Txn, key string) ([]byte, error) {
+	item, err := txn.Get([]byte(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
+}
+
+func put(txn *badger.Txn, key string, val []byte, ttl time.Duration) error {
+	e := badger.NewEntry([]byte(key), val)
+	if ttl > 0 {
+		e = e.WithTTL(ttl)
+	}
+	return txn.SetEntry(e)
+}
