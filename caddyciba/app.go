@@ -40,6 +40,9 @@ const (
 type App struct {
 	// Issuer is the issuer identifier, the base URL of the endpoints. Required.
 	Issuer string `json:"issuer"`
+	// MTLSBase is the base URL of the same endpoints on a listener that asks for client
+	// certificates; discovery advertises it as mtls_endpoint_aliases. Default: none.
+	MTLSBase string `json:"mtls_base,omitempty"`
 	// Storage is the directory of the Badger database. Default: <caddy data dir>/ciba.
 	Storage string `json:"storage,omitempty"`
 	// SigningAlg is the algorithm of the gateway's signing key: PS256 (default), ES256 or
@@ -124,6 +127,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.provider = op.New(op.Config{
 		Issuer:         a.Issuer,
+		MTLSBase:       a.MTLSBase,
 		AccessTokenTTL: time.Duration(a.AccessTokenTTL),
 		FAPI:           a.FAPI,
 	}, st, ring, reg)
@@ -157,6 +161,11 @@ func (a *App) Validate() error {
 	u, err := url.Parse(a.Issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("ciba: issuer %q must be an absolute https URL without query or fragment", a.Issuer)
+	}
+	if a.MTLSBase != "" {
+		if u, err := url.Parse(a.MTLSBase); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("ciba: mtls_base %q must be an absolute https URL", a.MTLSBase)
+		}
 	}
 	if _, err := keys.ParseAlg(a.SigningAlg); err != nil && a.SigningAlg != "" {
 		return fmt.Errorf("ciba: %w", err)

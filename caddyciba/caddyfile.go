@@ -29,6 +29,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //
 //	ciba {
 //		issuer           <url>
+//		mtls_base        <url>
 //		storage          <dir>
 //		signing_alg      PS256|ES256|EdDSA
 //		auth_req_ttl     <duration>
@@ -78,6 +79,8 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 	switch opt := d.Val(); opt {
 	case "issuer":
 		return oneArg(d, &a.Issuer)
+	case "mtls_base":
+		return oneArg(d, &a.MTLSBase)
 	case "storage":
 		return oneArg(d, &a.Storage)
 	case "signing_alg":

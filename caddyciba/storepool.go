@@ -3,6 +3,7 @@ package caddyciba
 import (
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -13,6 +14,9 @@ import (
 // stores keeps each Badger directory open across config reloads: Caddy runs the old and
 // the new config side by side for a moment, and Badger's directory lock admits one opener.
 var stores = caddy.NewUsagePool()
+
+// storeOpens counts how often a store was opened, so tests can tell a reload reused it.
+var storeOpens atomic.Int64
 
 type pooledStore struct{ *store.Badger }
 
@@ -25,6 +29,7 @@ func openStore(dir string) (store.Store, string, error) {
 		return nil, "", err
 	}
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		storeOpens.Add(1)
 		db, err := store.OpenBadger(key, badgerLogger{})
 		if err != nil {
 			return nil, fmt.Errorf("opening storage %s: %w (is another caddy process using it? use 'caddy reload')", key, err)

@@ -18,7 +18,7 @@ func (p *Provider) Metadata() map[string]any {
 	for _, a := range clients.AssertionAlgs {
 		assertionAlgs = append(assertionAlgs, a.String())
 	}
-	return map[string]any{
+	md := map[string]any{
 		"issuer":                                p.Issuer,
 		"jwks_uri":                              p.URL(PathJWKS),
 		"token_endpoint":                        p.URL(PathToken),
@@ -31,10 +31,13 @@ func (p *Provider) Metadata() map[string]any {
 		"subject_types_supported":                          []string{"public"},
 		"claims_parameter_supported":                       false,
 		"tls_client_certificate_bound_access_tokens":       true,
-		"mtls_endpoint_aliases": map[string]string{
-			"token_endpoint": p.URL(PathToken),
-		},
 	}
+	if p.MTLSBase != "" {
+		md["mtls_endpoint_aliases"] = map[string]string{
+			"token_endpoint": p.MTLSURL(PathToken),
+		}
+	}
+	return md
 }
 
 func (p *Provider) scopes() []string {

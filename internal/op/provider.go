@@ -22,6 +22,7 @@ const (
 // Config is the provider's settings.
 type Config struct {
 	Issuer         string
+	MTLSBase       string
 	AccessTokenTTL time.Duration
 	FAPI           bool
 }
@@ -39,10 +40,15 @@ type Provider struct {
 // New wires a provider; Now defaults to time.Now.
 func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Provider {
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	cfg.MTLSBase = strings.TrimSuffix(cfg.MTLSBase, "/")
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now}
+	audiences := []string{cfg.Issuer, p.URL(PathToken), p.URL(PathBackchannel)}
+	if cfg.MTLSBase != "" {
+		audiences = append(audiences, p.MTLSURL(PathToken), p.MTLSURL(PathBackchannel))
+	}
 	p.Auth = &clients.Authenticator{
 		Registry:  reg,
-		Audiences: []string{cfg.Issuer, p.URL(PathToken), p.URL(PathBackchannel)},
+		Audiences: audiences,
 		Replay:    s,
 		Now:       func() time.Time { return p.Now() },
 	}
@@ -51,3 +57,6 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 
 // URL is the absolute URL of an endpoint path.
 func (p *Provider) URL(path string) string { return p.Issuer + path }
+
+// MTLSURL is the absolute URL of an endpoint path on the mTLS listener.
+func (p *Provider) MTLSURL(path string) string { return p.MTLSBase + path }
