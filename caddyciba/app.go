@@ -179,10 +179,15 @@ func (a *App) Validate() error {
 	if a.MaxAuthReqTTL != 0 && a.AuthReqTTL > a.MaxAuthReqTTL {
 		return errors.New("ciba: auth_req_ttl is longer than max_auth_req_ttl")
 	}
+	seen := make(map[string]bool, len(a.Clients))
 	for i := range a.Clients {
 		if err := a.Clients[i].validate(); err != nil {
 			return fmt.Errorf("ciba: %w", err)
 		}
+		if seen[a.Clients[i].ID] {
+			return fmt.Errorf("ciba: client %q is defined twice", a.Clients[i].ID)
+		}
+		seen[a.Clients[i].ID] = true
 	}
 	for i := range a.Notifiers {
 		if err := a.Notifiers[i].validate(); err != nil {
