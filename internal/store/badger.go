@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -15,9 +16,9 @@ type Badger struct {
 	done chan struct{}
 }
 
-// maxConflictRetries bounds the retries of an Update that lost a race; losing more often
-// than this means heavy contention on one key, answered as an error rather than a spin.
-const maxConflictRetries = 32
+// conflictDeadline bounds how long an Update that keeps losing races on hot keys retries
+// before it reports the conflict instead of spinning.
+const conflictDeadline = 5 * time.Second
 
 // OpenBadger opens (or creates) the database in dir. logger may be nil for silence.
 func OpenBadger(dir string, logger badger.Logger) (*Badger, error) {
@@ -96,13 +97,17 @@ func (b *Badger) Delete(key string) error {
 }
 
 func (b *Badger) Update(fn func(Txn) error) error {
-	for range maxConflictRetries {
+	deadline := time.Now().Add(conflictDeadline)
+	backoff := 50 * time.Microsecond
+	for {
 		err := b.db.Update(func(txn *badger.Txn) error { return fn(badgerTxn{txn}) })
-		if !errors.Is(err, badger.ErrConflict) {
+		if !errors.Is(err, badger.ErrConflict) || time.Now().After(deadline) {
 			return err
 		}
+		// Jitter spreads the losers so they do not collide again in lockstep.
+		time.Sleep(backoff/2 + rand.N(backoff))
+		backoff = min(backoff*2, 10*time.Millisecond)
 	}
-	return badger.ErrConflict
 }
 
 func (b *Badger) Scan(prefix string, fn func(key string, val []byte) error) error {
