@@ -3,6 +3,7 @@ package caddyciba
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -52,6 +53,9 @@ func (e *Endpoints) Provision(ctx caddy.Context) error {
 // ServeHTTP serves the endpoint at the request's path.
 func (e *Endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h, ok := e.routes[r.URL.Path]
+	if !ok && strings.HasPrefix(r.URL.Path, op.PathConsents) {
+		h, ok = e.app.provider.ServeConsents, true
+	}
 	if !ok {
 		return next.ServeHTTP(w, r)
 	}

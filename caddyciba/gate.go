@@ -1,12 +1,8 @@
 package caddyciba
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -14,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddyciba/gateway/internal/op"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 )
@@ -54,13 +51,15 @@ func (g *Gate) Provision(ctx caddy.Context) error {
 // ServeHTTP checks the token and passes the request on.
 func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	w.Header().Set(interactionHeader, interactionID(r))
-	tok, ok := bearerToken(r)
+	tok, ok := op.BearerToken(r)
 	if !ok {
-		return refuseToken(w)
+		op.RefuseToken(w)
+		return nil
 	}
 	rec, err := token.LookupAccess(g.store, tok, g.now())
-	if err != nil || !boundCertificateMatches(r, rec.CertThumbprint) {
-		return refuseToken(w)
+	if err != nil || !rec.PresentedOver(r.TLS) {
+		op.RefuseToken(w)
+		return nil
 	}
 	if rec.Grant != token.CIBA {
 		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", error_description="a token of the CIBA grant is required"`)
@@ -68,36 +67,6 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		return nil
 	}
 	return next.ServeHTTP(w, r)
-}
-
-// bearerToken reads the token from the Authorization header only: a token in the query
-// string or body never counts.
-func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	if len(h) < 8 || !strings.EqualFold(h[:7], "Bearer ") {
-		return "", false
-	}
-	tok := strings.TrimSpace(h[7:])
-	return tok, tok != ""
-}
-
-func boundCertificateMatches(r *http.Request, thumbprint string) bool {
-	if thumbprint == "" {
-		return true
-	}
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return false
-	}
-	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
-	var got [43]byte
-	base64.RawURLEncoding.Encode(got[:], sum[:])
-	return subtle.ConstantTimeCompare(got[:], []byte(thumbprint)) == 1
-}
-
-func refuseToken(w http.ResponseWriter) error {
-	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	w.WriteHeader(http.StatusUnauthorized)
-	return nil
 }
 
 // UnmarshalCaddyfile sets up the gate from Caddyfile tokens. Syntax:

@@ -3,6 +3,7 @@
 package op
 
 import (
+	"github.com/caddyciba/gateway/consent"
 	"strings"
 	"time"
 
@@ -30,11 +31,12 @@ type Config struct {
 // Provider serves the OAuth endpoints.
 type Provider struct {
 	Config
-	Store   store.Store
-	Keys    *keys.Keyring
-	Clients *clients.Registry
-	Auth    *clients.Authenticator
-	Now     func() time.Time
+	Store    store.Store
+	Keys     *keys.Keyring
+	Clients  *clients.Registry
+	Auth     *clients.Authenticator
+	Consents *consent.Repo
+	Now      func() time.Time
 }
 
 // New wires a provider; Now defaults to time.Now.
@@ -46,6 +48,7 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	if cfg.MTLSBase != "" {
 		audiences = append(audiences, p.MTLSURL(PathToken), p.MTLSURL(PathBackchannel))
 	}
+	p.Consents = &consent.Repo{Store: s, Now: func() time.Time { return p.Now() }}
 	p.Auth = &clients.Authenticator{
 		Registry:  reg,
 		Audiences: audiences,

@@ -6,6 +6,8 @@ package token
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -37,6 +39,21 @@ type Access struct {
 	CertThumbprint string `json:"x5t_s256,omitempty"`
 	IssuedAt       int64  `json:"iat"`
 	ExpiresAt      int64  `json:"exp"`
+}
+
+// PresentedOver tells whether the token may be used on a connection: an unbound token
+// anywhere, a certificate-bound one only over TLS with that client certificate (RFC 8705).
+func (a *Access) PresentedOver(cs *tls.ConnectionState) bool {
+	if a.CertThumbprint == "" {
+		return true
+	}
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+	var got [43]byte
+	base64.RawURLEncoding.Encode(got[:], sum[:])
+	return subtle.ConstantTimeCompare(got[:], []byte(a.CertThumbprint)) == 1
 }
 
 // Live tells whether the token has not expired at now.

@@ -1,0 +1,55 @@
+// Package obie writes the Open Banking error body (OBErrorResponse1) that the consent and
+// account APIs answer with.
+package obie
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Item is one OBError1.
+type Item struct {
+	ErrorCode string `json:"ErrorCode"`
+	Message   string `json:"Message"`
+	Path      string `json:"Path,omitempty"`
+}
+
+// Response is an OBErrorResponse1.
+type Response struct {
+	Code    string `json:"Code"`
+	ID      string `json:"Id,omitempty"`
+	Message string `json:"Message"`
+	Errors  []Item `json:"Errors"`
+}
+
+// Error codes of the v3.1 namespaced enumeration used outside the consent rules.
+const (
+	CodeResourceNotFound = "UK.OBIE.Resource.NotFound"
+	CodeInvalidFormat    = "UK.OBIE.Resource.InvalidFormat"
+	CodeHeaderInvalid    = "UK.OBIE.Header.Invalid"
+	CodeInvalidConsent   = "UK.OBIE.Resource.InvalidConsentStatus"
+	CodeFieldInvalid     = "UK.OBIE.Field.Invalid"
+	CodeUnexpectedError  = "UK.OBIE.UnexpectedError"
+	CodeReauthenticate   = "UK.OBIE.Reauthenticate"
+)
+
+// Write answers status with the error body; its Id is the response's x-fapi-interaction-id,
+// so the TPP and the bank can find the call.
+func Write(w http.ResponseWriter, status int, message string, items ...Item) {
+	id := w.Header().Get("X-Fapi-Interaction-Id")
+	if id == "" {
+		id = uuid.NewString()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(Response{
+		Code:    strconv.Itoa(status) + " " + strings.ReplaceAll(http.StatusText(status), " ", ""),
+		ID:      id,
+		Message: message,
+		Errors:  items,
+	})
+}
