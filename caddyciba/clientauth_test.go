@@ -72,6 +72,11 @@ func TestClientAuthentication(t *testing.T) {
 		}()},
 		{name: "private_key_jwt not a JWT", form: assertionForm("not.a.jwt")},
 
+		{name: "private_key_jwt configured certificate_bound, over mTLS", cert: fx.otherCACert,
+			form: assertionForm(assertion(t, fx.pkjKey, jwa.ES256, "tpp-pkj-bound", httpsBase+"/token", nil)), client: "tpp-pkj-bound"},
+		{name: "private_key_jwt configured certificate_bound, without certificate",
+			form: assertionForm(assertion(t, fx.pkjKey, jwa.ES256, "tpp-pkj-bound", httpsBase+"/token", nil))},
+
 		{name: "tls_client_auth", cert: fx.mtlsCert, form: withID("tpp-mtls"), client: "tpp-mtls"},
 		{name: "tls_client_auth certificate of another client", cert: fx.otherCACert, form: withID("tpp-mtls")},
 		{name: "tls_client_auth self-signed certificate with the right subject", cert: fx.forgedMTLS, form: withID("tpp-mtls")},

@@ -177,6 +177,12 @@ func gatewayConfig(storage, extra string) string {
 			jwks_file %[5]s/pkj.jwks.json
 			scopes    openid accounts
 		}
+		client tpp-pkj-bound {
+			auth      private_key_jwt
+			jwks_file %[5]s/pkj.jwks.json
+			scopes    accounts
+			certificate_bound
+		}
 		client tpp-mtls {
 			auth        tls_client_auth
 			tls_subject "CN=tpp-mtls, O=TPP Ltd"
