@@ -16,7 +16,9 @@ import (
 func init() {
 	caddy.RegisterModule(Endpoints{})
 	httpcaddyfile.RegisterHandlerDirective("ciba_endpoints", parseEndpoints)
-	httpcaddyfile.RegisterDirectiveOrder("ciba_endpoints", httpcaddyfile.Before, "reverse_proxy")
+	// Early, so a site's own routes (a gated /open-banking/... route) never shadow the
+	// fixed endpoint paths; other paths pass through.
+	httpcaddyfile.RegisterDirectiveOrder("ciba_endpoints", httpcaddyfile.Before, "invoke")
 }
 
 // Endpoints serves the gateway's OAuth, consent and device endpoints at the paths DESIGN

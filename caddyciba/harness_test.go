@@ -199,6 +199,10 @@ func gatewayConfig(storage, extra string) string {
 
 %[1]s {
 	ciba_endpoints
+	route /open-banking/v3.1/aisp/* {
+		ciba_gate
+		respond "account API" 200
+	}
 }
 
 %[2]s {
