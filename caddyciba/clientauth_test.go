@@ -63,6 +63,7 @@ func TestClientAuthentication(t *testing.T) {
 		{name: "private_key_jwt expired", form: pkj(httpBase, func(tok jwt.Token) { tok.Set(jwt.ExpirationKey, time.Now().Add(-5*time.Minute)) })},
 		{name: "private_key_jwt without exp", form: pkj(httpBase, func(tok jwt.Token) { tok.Remove(jwt.ExpirationKey) })},
 		{name: "private_key_jwt without jti", form: pkj(httpBase, func(tok jwt.Token) { tok.Remove(jwt.JwtIDKey) })},
+		{name: "private_key_jwt oversized jti", form: pkj(httpBase, func(tok jwt.Token) { tok.Set(jwt.JwtIDKey, strings.Repeat("j", 300)) })},
 		{name: "private_key_jwt sub differs", form: pkj(httpBase, func(tok jwt.Token) { tok.Set(jwt.SubjectKey, "tpp-basic") })},
 		{name: "private_key_jwt not yet valid", form: pkj(httpBase, func(tok jwt.Token) { tok.Set(jwt.NotBeforeKey, time.Now().Add(10*time.Minute)) })},
 		{name: "private_key_jwt wrong assertion type", form: func() url.Values {

@@ -26,6 +26,9 @@ const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 // AssertionAlgs are the algorithms FAPI allows for client assertions.
 var AssertionAlgs = []jwa.SignatureAlgorithm{jwa.PS256, jwa.ES256}
 
+// maxJTILength bounds the jti kept in the replay cache.
+const maxJTILength = 256
+
 // maxAssertionLifetime refuses assertions that would sit in the replay cache for long.
 const maxAssertionLifetime = time.Hour
 
@@ -148,7 +151,7 @@ func (a *Authenticator) assertion(form url.Values) (*Client, error) {
 	}
 	now := a.Now()
 	switch {
-	case tok.Issuer() != c.ID, tok.Subject() != c.ID, tok.JwtID() == "":
+	case tok.Issuer() != c.ID, tok.Subject() != c.ID, tok.JwtID() == "", len(tok.JwtID()) > maxJTILength:
 		return nil, errAuth()
 	case tok.Expiration().IsZero(), !now.Before(tok.Expiration().Add(jose.Skew)):
 		return nil, errAuth()
