@@ -3,7 +3,7 @@ package caddyciba
 import (
 	"fmt"
 	"net/http"
-	"time"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -11,8 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddyciba/gateway/internal/op"
-	"github.com/caddyciba/gateway/internal/store"
-	"github.com/caddyciba/gateway/internal/token"
 )
 
 func init() {
@@ -22,11 +20,22 @@ func init() {
 }
 
 // Gate lets a request through to the routes after it only with a live access token that
-// the CIBA grant issued, presented in the Authorization header, over the certificate the
-// token is bound to.
+// the CIBA grant issued, presented in the Authorization header over the certificate it is
+// bound to, whose consent is Authorised and covers the endpoint and the account. What it
+// admits reaches the upstream with the user, consent, client and accounts in headers.
 type Gate struct {
-	store store.Reader
-	now   func() time.Time
+	// SubjectHeader carries the user's subject to the upstream. Default X-Ciba-Subject.
+	SubjectHeader string `json:"subject_header,omitempty"`
+	// ConsentHeader carries the ConsentId. Default X-Ciba-Consent-Id.
+	ConsentHeader string `json:"consent_header,omitempty"`
+	// ClientHeader carries the TPP's client_id. Default X-Ciba-Client-Id.
+	ClientHeader string `json:"client_header,omitempty"`
+	// AccountsHeader carries the selected AccountIds, comma-separated. Default X-Ciba-Accounts.
+	AccountsHeader string `json:"accounts_header,omitempty"`
+	// PassAuthorization keeps the TPP's Authorization header on the upstream request.
+	PassAuthorization bool `json:"pass_authorization,omitempty"`
+
+	provider *op.Provider
 }
 
 // CaddyModule returns the Caddy module information.
@@ -43,42 +52,81 @@ func (g *Gate) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("ciba_gate needs the ciba app: %w", err)
 	}
-	g.store = app.(*App).provider.Store
-	g.now = time.Now
+	g.provider = app.(*App).provider
+	setDefaultString(&g.SubjectHeader, "X-Ciba-Subject")
+	setDefaultString(&g.ConsentHeader, "X-Ciba-Consent-Id")
+	setDefaultString(&g.ClientHeader, "X-Ciba-Client-Id")
+	setDefaultString(&g.AccountsHeader, "X-Ciba-Accounts")
 	return nil
 }
 
-// ServeHTTP checks the token and passes the request on.
+func setDefaultString(s *string, v string) {
+	if *s == "" {
+		*s = v
+	}
+}
+
+// ServeHTTP admits the request or answers the refusal; a refused request never reaches
+// the handlers after the gate.
 func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	w.Header().Set(interactionHeader, interactionID(r))
-	tok, ok := op.BearerToken(r)
-	if !ok {
-		op.RefuseToken(w)
+	id := interactionID(r)
+	w.Header().Set(interactionHeader, id)
+	adm, refusal := g.provider.Admit(r)
+	if refusal != nil {
+		refusal.Write(w)
 		return nil
 	}
-	rec, err := token.LookupAccess(g.store, tok, g.now())
-	if err != nil || !rec.PresentedOver(r.TLS) {
-		op.RefuseToken(w)
-		return nil
+	h := r.Header
+	h.Set(interactionHeader, id)
+	h.Set(g.SubjectHeader, adm.Consent.Subject)
+	h.Set(g.ConsentHeader, adm.Consent.ID)
+	h.Set(g.ClientHeader, adm.Token.ClientID)
+	h.Set(g.AccountsHeader, strings.Join(adm.Consent.AccountIDs, ","))
+	if !g.PassAuthorization {
+		h.Del("Authorization")
 	}
-	if rec.Grant != token.CIBA {
-		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", error_description="a token of the CIBA grant is required"`)
-		w.WriteHeader(http.StatusForbidden)
-		return nil
-	}
+	caddyhttp.SetVar(r.Context(), "ciba.consent_id", adm.Consent.ID)
+	caddyhttp.SetVar(r.Context(), "ciba.subject", adm.Consent.Subject)
+	caddyhttp.SetVar(r.Context(), "ciba.client_id", adm.Token.ClientID)
 	return next.ServeHTTP(w, r)
 }
 
 // UnmarshalCaddyfile sets up the gate from Caddyfile tokens. Syntax:
 //
-//	ciba_gate
+//	ciba_gate {
+//		subject_header  <name>
+//		consent_header  <name>
+//		client_header   <name>
+//		accounts_header <name>
+//		pass_authorization
+//	}
 func (g *Gate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	if d.NextBlock(0) {
-		return d.Errf("unrecognized ciba_gate option %q", d.Val())
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "subject_header":
+			err = oneArg(d, &g.SubjectHeader)
+		case "consent_header":
+			err = oneArg(d, &g.ConsentHeader)
+		case "client_header":
+			err = oneArg(d, &g.ClientHeader)
+		case "accounts_header":
+			err = oneArg(d, &g.AccountsHeader)
+		case "pass_authorization":
+			if d.NextArg() {
+				err = d.ArgErr()
+			}
+			g.PassAuthorization = true
+		default:
+			err = d.Errf("unrecognized ciba_gate option %q", opt)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,0 +1,165 @@
+package caddyciba
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyciba/gateway/consent"
+	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/token"
+)
+
+// upstream is the bank's account API in the tests: it records what reaches it.
+type upstream struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+	srv  *httptest.Server
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.reqs = append(u.reqs, r.Clone(r.Context()))
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"Data":{},"Links":{"Self":"x"},"Meta":{"TotalPages":1}}`))
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+func (u *upstream) count() int { u.mu.Lock(); defer u.mu.Unlock(); return len(u.reqs) }
+func (u *upstream) last() *http.Request {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.reqs[len(u.reqs)-1]
+}
+
+// authorisedConsent creates a consent through the API and authorises it for psu-1 with
+// the accounts, as the device approval will; it returns the consent id and a CIBA token.
+func authorisedConsent(t *testing.T, permissions string, accounts ...string) (string, string) {
+	t.Helper()
+	cc := ccToken(t, nil, nil, "tpp-basic", "b@sic secret+/:~")
+	r := consentCall(t, client(nil), http.MethodPost, consentsURL, cc, `{"Data":{"Permissions":[`+permissions+`]},"Risk":{}}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("consent: %d %s", r.status, r.raw)
+	}
+	id := r.body["Data"].(map[string]any)["ConsentId"].(string)
+	now := time.Now()
+	var tok string
+	err := activeApp(t).Store().Update(func(tx store.Txn) error {
+		if _, err := consent.Change(tx, id, now, func(c *consent.Consent) error { return c.Authorise("psu-1", accounts, now) }); err != nil {
+			return err
+		}
+		var err error
+		tok, err = token.MintAccess(tx, &token.Access{ClientID: "tpp-basic", Grant: token.CIBA, Scope: "openid accounts",
+			Subject: "psu-1", ConsentID: id, IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}, time.Hour)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, tok
+}
+
+func accountCall(t *testing.T, path, tok string) response {
+	t.Helper()
+	return consentCall(t, client(nil), http.MethodGet, httpBase+consent.APIPrefix+path, tok, "")
+}
+
+func TestGate(t *testing.T) {
+	up := newUpstream(t)
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), 1))
+	id, tok := authorisedConsent(t, `"ReadAccountsDetail","ReadBalances"`, "22289")
+	cc := ccToken(t, nil, nil, "tpp-basic", "b@sic secret+/:~")
+
+	ok := accountCall(t, "/accounts/22289", tok)
+	if ok.status != http.StatusOK || up.count() != 1 {
+		t.Fatalf("allowed call: %d %s (upstream saw %d)", ok.status, ok.raw, up.count())
+	}
+	seen := up.last()
+	for h, want := range map[string]string{"X-Ciba-Subject": "psu-1", "X-Ciba-Consent-Id": id, "X-Ciba-Client-Id": "tpp-basic", "X-Ciba-Accounts": "22289"} {
+		if got := seen.Header.Get(h); got != want {
+			t.Errorf("upstream %s = %q, want %q", h, got, want)
+		}
+	}
+	if seen.Header.Get("Authorization") != "" {
+		t.Error("the TPP's token reached the upstream")
+	}
+	if seen.Header.Get("X-Fapi-Interaction-Id") == "" || seen.Header.Get("X-Fapi-Interaction-Id") != ok.header.Get("X-Fapi-Interaction-Id") {
+		t.Error("x-fapi-interaction-id not passed on and echoed")
+	}
+	if r := accountCall(t, "/accounts/22289/balances", tok); r.status != http.StatusOK {
+		t.Fatalf("balances: %d %s", r.status, r.raw)
+	}
+
+	for _, tc := range []struct {
+		name, path, tok string
+		status          int
+		code            string
+	}{
+		{"no token", "/accounts/22289", "", 401, ""},
+		{"unknown token", "/accounts/22289", "nope", 401, ""},
+		{"client-credentials token", "/accounts/22289", cc, 403, "UK.OBIE.Header.Invalid"},
+		{"account not selected", "/accounts/31820", tok, 403, "UK.OBIE.Field.Invalid"},
+		{"account not selected, sub-resource", "/accounts/31820/balances", tok, 403, "UK.OBIE.Field.Invalid"},
+		{"permission missing", "/accounts/22289/transactions", tok, 403, "UK.OBIE.Field.Invalid"},
+		{"permission missing, bulk", "/standing-orders", tok, 403, "UK.OBIE.Field.Invalid"},
+		{"not an endpoint", "/accounts/22289/secrets", tok, 404, "UK.OBIE.Resource.NotFound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := up.count()
+			r := accountCall(t, tc.path, tc.tok)
+			if r.status != tc.status || (tc.code != "" && obErrorCode(r) != tc.code) {
+				t.Fatalf("got %d %s, want %d %s", r.status, r.raw, tc.status, tc.code)
+			}
+			if tc.status == 401 && r.header.Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+				t.Errorf("challenge %q", r.header.Get("WWW-Authenticate"))
+			}
+			if up.count() != before {
+				t.Fatal("a refused request reached the upstream")
+			}
+		})
+	}
+
+	t.Run("token in the query string", func(t *testing.T) {
+		before := up.count()
+		if r := accountCall(t, "/accounts/22289?access_token="+tok, ""); r.status != 401 || up.count() != before {
+			t.Fatalf("got %d", r.status)
+		}
+	})
+
+	t.Run("revoked consent", func(t *testing.T) {
+		_, tok2 := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
+		revokeAll := func(c *consent.Consent) error { return c.Revoke(time.Now()) }
+		err := activeApp(t).Store().Update(func(tx store.Txn) error {
+			rec, err := token.LookupAccess(tx, tok2, time.Now())
+			if err != nil {
+				return err
+			}
+			_, err = consent.Change(tx, rec.ConsentID, time.Now(), revokeAll)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := accountCall(t, "/accounts/22289", tok2); r.status != 403 || obErrorCode(r) != "UK.OBIE.Resource.InvalidConsentStatus" {
+			t.Fatalf("got %d %s", r.status, r.raw)
+		}
+	})
+
+	t.Run("consent DELETE takes effect on the next request", func(t *testing.T) {
+		if r := consentCall(t, client(nil), http.MethodDelete, consentsURL+"/"+id, cc, ""); r.status != http.StatusNoContent {
+			t.Fatalf("DELETE: %d %s", r.status, r.raw)
+		}
+		before := up.count()
+		if r := accountCall(t, "/accounts/22289", tok); r.status != 401 || up.count() != before {
+			t.Fatalf("after DELETE: %d", r.status)
+		}
+	})
+}
