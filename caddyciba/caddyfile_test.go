@@ -86,7 +86,11 @@ func TestCaddyfileAdaptsEveryOption(t *testing.T) {
 }
 bank.example {
 	ciba_endpoints
-	ciba_gate
+	ciba_gate {
+		subject_header X-User
+		accounts_header X-Accts
+		pass_authorization
+	}
 	reverse_proxy 127.0.0.1:9000
 }
 `)
@@ -115,6 +119,11 @@ bank.example {
 	}
 	if len(app.Notifiers) != 2 || app.Notifiers[0].Secret != "{env.NOTIFY_SECRET}" || app.Notifiers[1].Channel != "log" {
 		t.Errorf("notifiers = %+v", app.Notifiers)
+	}
+	for _, want := range []string{`"accounts_header":"X-Accts"`, `"pass_authorization":true`, `"subject_header":"X-User"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("gate option %s not adapted: %s", want, out)
+		}
 	}
 	// The handlers are ordered without an order line: the gate comes before reverse_proxy.
 	s := string(out)
