@@ -76,3 +76,11 @@ func asciiOnly(s string) string {
 		return r
 	}, s)
 }
+
+// CIBA token errors (CIBA Core §11).
+func AuthorizationPending() *Error {
+	return newError("authorization_pending", 400, "the user has not yet decided")
+}
+func SlowDown() *Error     { return newError("slow_down", 400, "poll no faster than the interval") }
+func ExpiredToken() *Error { return newError("expired_token", 400, "the auth_req_id has expired") }
+func TokenDenied() *Error  { return newError("access_denied", 400, "the user denied the request") }
