@@ -152,3 +152,11 @@ func TestConcurrentPollsRedeemOnce(t *testing.T) {
 		}
 	}
 }
+
+func newStoreForFuzz(f *testing.F) (store.Store, error) {
+	s, err := store.OpenBadger(f.TempDir(), nil)
+	if err == nil {
+		f.Cleanup(func() { s.Close() })
+	}
+	return s, err
+}
