@@ -19,6 +19,7 @@ import (
 	"github.com/caddyciba/gateway/internal/op"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/users"
+	"github.com/caddyciba/gateway/notifier"
 )
 
 func init() {
@@ -71,6 +72,7 @@ type App struct {
 
 	provider *op.Provider
 	users    *users.Directory
+	channels []notifier.Channel
 	storeKey string
 	logger   *zap.Logger
 }
@@ -98,6 +100,18 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 		list = append(list, c)
+	}
+	// With no channel configured, requests are only logged (no links): the dev default.
+	notifiers := a.Notifiers
+	if len(notifiers) == 0 {
+		notifiers = []NotifierConfig{{Channel: "log"}}
+	}
+	for i := range notifiers {
+		ch, err := notifiers[i].build(repl, ctx.Slogger())
+		if err != nil {
+			return err
+		}
+		a.channels = append(a.channels, ch)
 	}
 	cas, err := loadCertPool(a.ClientCA)
 	if err != nil {

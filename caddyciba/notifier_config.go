@@ -2,8 +2,11 @@ package caddyciba
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddyciba/gateway/notifier"
 )
@@ -46,4 +49,19 @@ func (nc *NotifierConfig) validate() error {
 		return fmt.Errorf("unknown notifier channel %q (webhook or log)", nc.Channel)
 	}
 	return nil
+}
+
+// build makes the channel, expanding placeholders in the secret.
+func (nc *NotifierConfig) build(repl *caddy.Replacer, logger *slog.Logger) (notifier.Channel, error) {
+	switch nc.Channel {
+	case "webhook":
+		w, err := notifier.NewWebhook(nc.URL, repl.ReplaceAll(nc.Secret, ""))
+		if err != nil {
+			return nil, fmt.Errorf("ciba: notifier webhook %s: %w", nc.URL, err)
+		}
+		return w, nil
+	case "log":
+		return &notifier.Log{Logger: logger, ShowLinks: nc.ShowLinks}, nil
+	}
+	return nil, fmt.Errorf("ciba: unknown notifier channel %q", nc.Channel)
 }

@@ -1,0 +1,33 @@
+package notifier
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Log records that a request awaits the user. It never logs the device token; the device
+// link (which embeds it) only with ShowLinks, for local demos where the log is the phone.
+type Log struct {
+	Logger    *slog.Logger
+	ShowLinks bool
+}
+
+// Name implements Channel.
+func (l *Log) Name() string { return "log" }
+
+// Notify implements Channel.
+func (l *Log) Notify(ctx context.Context, n *Notification) error {
+	attrs := []slog.Attr{
+		slog.String("request", n.ID),
+		slog.String("client_id", n.ClientID),
+		slog.String("consent_id", n.Consent.ConsentID),
+		slog.Time("expires_at", n.ExpiresAt),
+	}
+	if l.ShowLinks {
+		attrs = append(attrs, slog.String("device_url", n.DeviceURL), slog.String("binding_message", n.BindingMessage))
+	}
+	l.Logger.LogAttrs(ctx, slog.LevelInfo, "authentication request awaits the user", attrs...)
+	return nil
+}
+
+var _ Channel = (*Log)(nil)

@@ -1,0 +1,29 @@
+package notifier
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestLogChannel(t *testing.T) {
+	for _, show := range []bool{false, true} {
+		var buf bytes.Buffer
+		l := &Log{Logger: slog.New(slog.NewJSONHandler(&buf, nil)), ShowLinks: show}
+		if err := l.Notify(context.Background(), sample()); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if !strings.Contains(out, `"request":"msg_2c1f"`) || !strings.Contains(out, `"consent_id":"aac-1"`) {
+			t.Fatalf("log line %s", out)
+		}
+		if strings.Contains(out, `"device_token"`) {
+			t.Fatal("the device token was logged")
+		}
+		if got := strings.Contains(out, "ciba/device/r1#t=secret"); got != show {
+			t.Fatalf("show_links=%v, link logged=%v: %s", show, got, out)
+		}
+	}
+}
