@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddyciba/gateway/consent"
+	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 )
@@ -51,20 +52,32 @@ func authorisedConsent(t *testing.T, permissions string, accounts ...string) (st
 	}
 	id := r.body["Data"].(map[string]any)["ConsentId"].(string)
 	now := time.Now()
-	var tok string
 	err := activeApp(t).Store().Update(func(tx store.Txn) error {
-		if _, err := consent.Change(tx, id, now, func(c *consent.Consent) error { return c.Authorise("psu-1", accounts, now) }); err != nil {
-			return err
-		}
-		var err error
-		tok, err = token.MintAccess(tx, &token.Access{ClientID: "tpp-basic", Grant: token.CIBA, Scope: "openid accounts",
-			Subject: "psu-1", ConsentID: id, IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}, time.Hour)
+		_, err := consent.Change(tx, id, now, func(c *consent.Consent) error { return c.Authorise("psu-1", accounts, now) })
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id, tok
+	return id, mintCIBAToken(t, id, "")
+}
+
+// mintCIBAToken stores a CIBA-grant token of tpp-basic for the consent, bound to the
+// certificate thumbprint when one is given.
+func mintCIBAToken(t *testing.T, consentID, thumbprint string) string {
+	t.Helper()
+	now := time.Now()
+	var tok string
+	err := activeApp(t).Store().Update(func(tx store.Txn) error {
+		var err error
+		tok, err = token.MintAccess(tx, &token.Access{ClientID: "tpp-basic", Grant: token.CIBA, Scope: "openid accounts",
+			Subject: "psu-1", ConsentID: consentID, CertThumbprint: thumbprint, IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}, time.Hour)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func accountCall(t *testing.T, path, tok string) response {
@@ -74,7 +87,7 @@ func accountCall(t *testing.T, path, tok string) response {
 
 func TestGate(t *testing.T) {
 	up := newUpstream(t)
-	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), 1))
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), -1))
 	id, tok := authorisedConsent(t, `"ReadAccountsDetail","ReadBalances"`, "22289")
 	cc := ccToken(t, nil, nil, "tpp-basic", "b@sic secret+/:~")
 
@@ -162,4 +175,34 @@ func TestGate(t *testing.T) {
 			t.Fatalf("after DELETE: %d", r.status)
 		}
 	})
+}
+
+// TestGateCertificateBinding: a bound token passes only over TLS with its own certificate.
+func TestGateCertificateBinding(t *testing.T) {
+	up := newUpstream(t)
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), -1))
+	id, _ := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
+	bound := mintCIBAToken(t, id, clients.Thumbprint(fx.mtlsCert.Leaf))
+	for _, tc := range []struct {
+		name   string
+		c      *http.Client
+		base   string
+		status int
+	}{
+		{"its certificate", client(fx.mtlsCert), httpsBase, 200},
+		{"another client's certificate", client(fx.otherCACert), httpsBase, 401},
+		{"no certificate over TLS", client(nil), httpsBase, 401},
+		{"plain HTTP", client(nil), httpBase, 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := up.count()
+			r := consentCall(t, tc.c, http.MethodGet, tc.base+consent.APIPrefix+"/accounts/22289", bound, "")
+			if r.status != tc.status {
+				t.Fatalf("got %d %s, want %d", r.status, r.raw, tc.status)
+			}
+			if reached := up.count() > before; reached != (tc.status == 200) {
+				t.Fatalf("upstream reached: %v", reached)
+			}
+		})
+	}
 }

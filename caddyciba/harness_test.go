@@ -212,6 +212,10 @@ func gatewayConfig(storage, extra string) string {
 		}
 	}
 	ciba_endpoints
+	route /open-banking/v3.1/aisp/* {
+		ciba_gate
+		respond "account API" 200
+	}
 }
 `, httpBase, httpsBase, storage, fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey)
 }
