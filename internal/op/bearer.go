@@ -1,7 +1,6 @@
 package op
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 )
@@ -21,11 +20,4 @@ func BearerToken(r *http.Request) (string, bool) {
 func RefuseToken(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	w.WriteHeader(http.StatusUnauthorized)
-}
-
-// writeResourceJSON writes a resource API body.
-func writeResourceJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

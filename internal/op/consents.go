@@ -1,6 +1,7 @@
 package op
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -207,4 +208,11 @@ func acceptsJSON(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// writeResourceJSON writes a resource API body.
+func writeResourceJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
