@@ -24,9 +24,11 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 				t.Fatalf("discovery: %d %s", md.status, md.raw)
 			}
 			for k, want := range map[string]string{
-				"issuer":         httpBase,
-				"jwks_uri":       httpBase + "/jwks",
-				"token_endpoint": httpBase + "/token",
+				"issuer":                 httpBase,
+				"jwks_uri":               httpBase + "/jwks",
+				"token_endpoint":         httpBase + "/token",
+				"revocation_endpoint":    httpBase + "/revoke",
+				"introspection_endpoint": httpBase + "/introspect",
 			} {
 				if got := md.str(k); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)

@@ -45,9 +45,11 @@ func (e *Endpoints) Provision(ctx caddy.Context) error {
 	e.app = app.(*App)
 	p := e.app.provider
 	e.routes = map[string]http.HandlerFunc{
-		op.PathDiscovery: getOnly(p.ServeDiscovery),
-		op.PathJWKS:      getOnly(p.ServeJWKS),
-		op.PathToken:     p.ServeToken,
+		op.PathDiscovery:     getOnly(p.ServeDiscovery),
+		op.PathJWKS:          getOnly(p.ServeJWKS),
+		op.PathToken:         p.ServeToken,
+		op.PathRevocation:    p.ServeRevocation,
+		op.PathIntrospection: p.ServeIntrospection,
 	}
 	return nil
 }

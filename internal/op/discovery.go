@@ -19,11 +19,15 @@ func (p *Provider) Metadata() map[string]any {
 		assertionAlgs = append(assertionAlgs, a.String())
 	}
 	md := map[string]any{
-		"issuer":                                p.Issuer,
-		"jwks_uri":                              p.URL(PathJWKS),
-		"token_endpoint":                        p.URL(PathToken),
-		"grant_types_supported":                 []string{"client_credentials"},
-		"token_endpoint_auth_methods_supported": methods,
+		"issuer":                 p.Issuer,
+		"jwks_uri":               p.URL(PathJWKS),
+		"token_endpoint":         p.URL(PathToken),
+		"revocation_endpoint":    p.URL(PathRevocation),
+		"introspection_endpoint": p.URL(PathIntrospection),
+		"revocation_endpoint_auth_methods_supported":       methods,
+		"introspection_endpoint_auth_methods_supported":    methods,
+		"grant_types_supported":                            []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported":            methods,
 		"token_endpoint_auth_signing_alg_values_supported": assertionAlgs,
 		"id_token_signing_alg_values_supported":            []string{p.Keys.Alg().String()},
 		"scopes_supported":                                 p.scopes(),
@@ -34,7 +38,9 @@ func (p *Provider) Metadata() map[string]any {
 	}
 	if p.MTLSBase != "" {
 		md["mtls_endpoint_aliases"] = map[string]string{
-			"token_endpoint": p.MTLSURL(PathToken),
+			"token_endpoint":         p.MTLSURL(PathToken),
+			"revocation_endpoint":    p.MTLSURL(PathRevocation),
+			"introspection_endpoint": p.MTLSURL(PathIntrospection),
 		}
 	}
 	return md

@@ -44,9 +44,13 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	cfg.MTLSBase = strings.TrimSuffix(cfg.MTLSBase, "/")
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now}
-	audiences := []string{cfg.Issuer, p.URL(PathToken), p.URL(PathBackchannel)}
-	if cfg.MTLSBase != "" {
-		audiences = append(audiences, p.MTLSURL(PathToken), p.MTLSURL(PathBackchannel))
+	// A client assertion may name the issuer or the endpoint it is sent to (CIBA §7.1).
+	audiences := []string{cfg.Issuer}
+	for _, path := range []string{PathToken, PathBackchannel, PathRevocation, PathIntrospection} {
+		audiences = append(audiences, p.URL(path))
+		if cfg.MTLSBase != "" {
+			audiences = append(audiences, p.MTLSURL(path))
+		}
 	}
 	p.Consents = &consent.Repo{Store: s, Now: func() time.Time { return p.Now() }}
 	p.Auth = &clients.Authenticator{

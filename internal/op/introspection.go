@@ -1,0 +1,63 @@
+package op
+
+import (
+	"net/http"
+
+	"github.com/caddyciba/gateway/internal/oauth"
+	"github.com/caddyciba/gateway/internal/token"
+)
+
+// PathIntrospection is the RFC 7662 endpoint.
+const PathIntrospection = "/introspect"
+
+// Introspection is the RFC 7662 answer. A token of another client is reported inactive:
+// a client learns nothing of tokens that are not its own.
+type Introspection struct {
+	Active    bool              `json:"active"`
+	Scope     string            `json:"scope,omitempty"`
+	ClientID  string            `json:"client_id,omitempty"`
+	Subject   string            `json:"sub,omitempty"`
+	TokenType string            `json:"token_type,omitempty"`
+	Exp       int64             `json:"exp,omitempty"`
+	Iat       int64             `json:"iat,omitempty"`
+	Iss       string            `json:"iss,omitempty"`
+	Cnf       map[string]string `json:"cnf,omitempty"`
+	ConsentID string            `json:"consent_id,omitempty"`
+}
+
+// ServeIntrospection answers POST /introspect for an authenticated client.
+func (p *Provider) ServeIntrospection(w http.ResponseWriter, r *http.Request) {
+	resp, err := p.introspect(w, r)
+	if err != nil {
+		oauth.WriteError(w, err)
+		return
+	}
+	oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) (*Introspection, error) {
+	form, err := oauth.ParseForm(w, r)
+	if err != nil {
+		return nil, err
+	}
+	client, err := p.Auth.Authenticate(r, form)
+	if err != nil {
+		return nil, err
+	}
+	tok := form.Get("token")
+	if tok == "" {
+		return nil, oauth.InvalidRequest("token is missing")
+	}
+	rec, err := token.LookupAccess(p.Store, tok, p.Now())
+	if err != nil || rec.ClientID != client.Client.ID {
+		return &Introspection{Active: false}, nil
+	}
+	out := &Introspection{
+		Active: true, Scope: rec.Scope, ClientID: rec.ClientID, Subject: rec.Subject, TokenType: "Bearer",
+		Exp: rec.ExpiresAt, Iat: rec.IssuedAt, Iss: p.Issuer, ConsentID: rec.ConsentID,
+	}
+	if rec.CertThumbprint != "" {
+		out.Cnf = map[string]string{"x5t#S256": rec.CertThumbprint}
+	}
+	return out, nil
+}
