@@ -3,6 +3,8 @@ package caddyciba
 import (
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -204,5 +206,58 @@ func TestGateCertificateBinding(t *testing.T) {
 				t.Fatalf("upstream reached: %v", reached)
 			}
 		})
+	}
+}
+
+// TestGateFiltersTheDemoBank puts the gate in front of the demo bank of Caddyfile.example
+// (UK OB v3.1 bodies served by Caddy's file_server) and checks what the TPP sees.
+func TestGateFiltersTheDemoBank(t *testing.T) {
+	bank, err := filepath.Abs("../examples/bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy 127.0.0.1:9081", -1) + `
+http://:9081 {
+	bind 127.0.0.1
+	root * ` + bank + `
+	uri strip_prefix /open-banking/v3.1/aisp
+	try_files {path}.json
+	header Content-Type application/json
+	file_server
+}
+`
+	startGateway(t, cfg)
+	_, basic := authorisedConsent(t, `"ReadAccountsBasic","ReadTransactionsBasic","ReadTransactionsDebits"`, "22289")
+
+	accts := accountCall(t, "/accounts", basic)
+	if accts.status != 200 {
+		t.Fatalf("accounts: %d %s", accts.status, accts.raw)
+	}
+	if accts.body == nil {
+		t.Fatalf("accounts: %v %q", accts.header, accts.raw)
+	}
+	list := accts.body["Data"].(map[string]any)["Account"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["AccountId"] != "22289" {
+		t.Fatalf("accounts seen: %v", list)
+	}
+	if _, ok := list[0].(map[string]any)["Account"]; ok {
+		t.Fatal("a Basic consent sees the account identification")
+	}
+	if accts.header.Get("Content-Length") != strconv.Itoa(len(accts.raw)) {
+		t.Errorf("Content-Length %s for %d bytes", accts.header.Get("Content-Length"), len(accts.raw))
+	}
+
+	txs := accountCall(t, "/transactions", basic)
+	for _, x := range txs.body["Data"].(map[string]any)["Transaction"].([]any) {
+		tx := x.(map[string]any)
+		if tx["AccountId"] != "22289" || tx["TransactionInformation"] != nil {
+			t.Fatalf("transaction seen: %v", tx)
+		}
+	}
+	if r := accountCall(t, "/accounts/31820/transactions", basic); r.status != 403 {
+		t.Fatalf("other account's transactions: %d", r.status)
+	}
+	if r := accountCall(t, "/accounts/22289/nothing-here", basic); r.status != 404 {
+		t.Fatalf("unknown endpoint: %d", r.status)
 	}
 }
