@@ -3,7 +3,6 @@ package op
 import (
 	"net/http"
 
-	"github.com/caddyciba/gateway/internal/oauth"
 	"github.com/caddyciba/gateway/internal/token"
 )
 
@@ -28,25 +27,17 @@ type Introspection struct {
 // ServeIntrospection answers POST /introspect for an authenticated client.
 func (p *Provider) ServeIntrospection(w http.ResponseWriter, r *http.Request) {
 	resp, err := p.introspect(w, r)
-	if err != nil {
-		oauth.WriteError(w, err)
-		return
-	}
-	oauth.WriteJSON(w, http.StatusOK, resp)
+	writeAnswer(w, resp, err)
 }
 
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) (*Introspection, error) {
-	form, err := oauth.ParseForm(w, r)
+	form, client, err := p.clientForm(w, r)
 	if err != nil {
 		return nil, err
 	}
-	client, err := p.Auth.Authenticate(r, form)
+	tok, err := tokenParam(form)
 	if err != nil {
 		return nil, err
-	}
-	tok := form.Get("token")
-	if tok == "" {
-		return nil, oauth.InvalidRequest("token is missing")
 	}
 	rec, err := token.LookupAccess(p.Store, tok, p.Now())
 	if err != nil || rec.ClientID != client.Client.ID {

@@ -24,17 +24,13 @@ func (p *Provider) ServeRevocation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) error {
-	form, err := oauth.ParseForm(w, r)
+	form, client, err := p.clientForm(w, r)
 	if err != nil {
 		return err
 	}
-	client, err := p.Auth.Authenticate(r, form)
+	tok, err := tokenParam(form)
 	if err != nil {
 		return err
-	}
-	tok := form.Get("token")
-	if tok == "" {
-		return oauth.InvalidRequest("token is missing")
 	}
 	err = p.Store.Update(func(t store.Txn) error {
 		rec, err := token.LookupAccess(t, tok, p.Now())

@@ -23,19 +23,11 @@ type TokenResponse struct {
 // ServeToken answers POST /token.
 func (p *Provider) ServeToken(w http.ResponseWriter, r *http.Request) {
 	resp, err := p.token(w, r)
-	if err != nil {
-		oauth.WriteError(w, err)
-		return
-	}
-	oauth.WriteJSON(w, http.StatusOK, resp)
+	writeAnswer(w, resp, err)
 }
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) (*TokenResponse, error) {
-	form, err := oauth.ParseForm(w, r)
-	if err != nil {
-		return nil, err
-	}
-	client, err := p.Auth.Authenticate(r, form)
+	form, client, err := p.clientForm(w, r)
 	if err != nil {
 		return nil, err
 	}
