@@ -76,10 +76,9 @@ func (ro *RequestObject) Verify(raw, clientID string, keys jwk.Set, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	ttl := tok.Expiration().Add(jose.Skew).Sub(now)
-	if err := ro.Replay.PutNew("rojti/"+clientID+"/"+tok.JwtID(), nil, ttl); err != nil {
-		if errors.Is(err, store.ErrExists) {
-			return nil, badRequestObject("the jti was already used")
+	if err := jose.RememberJTI(ro.Replay, "rojti", clientID, tok, now); err != nil {
+		if errors.Is(err, jose.ErrReplayed) {
+			return nil, badRequestObject(err.Error())
 		}
 		return nil, oauth.ServerError("the request could not be recorded")
 	}

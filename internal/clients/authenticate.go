@@ -164,9 +164,8 @@ func (a *Authenticator) assertion(form url.Values) (*Client, error) {
 	case !slices.ContainsFunc(tok.Audience(), a.acceptsAudience):
 		return nil, errAuth()
 	}
-	ttl := tok.Expiration().Add(jose.Skew).Sub(now)
-	if err := a.Replay.PutNew("jti/"+c.ID+"/"+tok.JwtID(), nil, ttl); err != nil {
-		if errors.Is(err, store.ErrExists) {
+	if err := jose.RememberJTI(a.Replay, "jti", c.ID, tok, now); err != nil {
+		if errors.Is(err, jose.ErrReplayed) {
 			return nil, errAuth()
 		}
 		return nil, oauth.ServerError("client authentication could not be recorded")
