@@ -10,7 +10,6 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
-	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/testpki"
 	"github.com/caddyciba/gateway/internal/token"
 )
@@ -100,7 +99,7 @@ func TestClientAuthentication(t *testing.T) {
 				}
 				wantBound := ""
 				if tc.cert != nil {
-					wantBound = clients.Thumbprint(tc.cert.Leaf)
+					wantBound = token.Thumbprint(tc.cert.Leaf)
 				}
 				if rec.CertThumbprint != wantBound {
 					t.Errorf("x5t#S256 = %q, want %q", rec.CertThumbprint, wantBound)

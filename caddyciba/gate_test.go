@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/caddyciba/gateway/consent"
-	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 )
@@ -184,7 +183,7 @@ func TestGateCertificateBinding(t *testing.T) {
 	up := newUpstream(t)
 	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), -1))
 	id, _ := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
-	bound := mintCIBAToken(t, id, clients.Thumbprint(fx.mtlsCert.Leaf))
+	bound := mintCIBAToken(t, id, token.Thumbprint(fx.mtlsCert.Leaf))
 	for _, tc := range []struct {
 		name   string
 		c      *http.Client

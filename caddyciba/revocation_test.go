@@ -6,14 +6,14 @@ import (
 	"testing"
 
 	"github.com/caddyciba/gateway/consent"
-	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/token"
 )
 
 func TestRevocationAndIntrospection(t *testing.T) {
 	up := newUpstream(t)
 	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), -1))
 	id, tok := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
-	bound := mintCIBAToken(t, id, clients.Thumbprint(fx.mtlsCert.Leaf))
+	bound := mintCIBAToken(t, id, token.Thumbprint(fx.mtlsCert.Leaf))
 	c := client(nil)
 	owner := []string{"tpp-basic", "b@sic secret+/:~"}
 	other := formOf("client_id", "tpp-post", "client_secret", "post-secret")
@@ -30,7 +30,7 @@ func TestRevocationAndIntrospection(t *testing.T) {
 		in.str("consent_id") != id || in.str("scope") != "openid accounts" || in.body["exp"] == nil || in.header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("introspection: %d %s", in.status, in.raw)
 	}
-	if cnf, _ := in.body["cnf"].(map[string]any); cnf["x5t#S256"] != clients.Thumbprint(fx.mtlsCert.Leaf) {
+	if cnf, _ := in.body["cnf"].(map[string]any); cnf["x5t#S256"] != token.Thumbprint(fx.mtlsCert.Leaf) {
 		t.Errorf("cnf = %v", in.body["cnf"])
 	}
 	for name, r := range map[string]response{

@@ -2,9 +2,7 @@ package clients
 
 import (
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -18,6 +16,7 @@ import (
 	"github.com/caddyciba/gateway/internal/jose"
 	"github.com/caddyciba/gateway/internal/oauth"
 	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/token"
 )
 
 // AssertionType is the client_assertion_type of private_key_jwt (RFC 7523).
@@ -62,7 +61,7 @@ func (a *Authenticator) Authenticate(r *http.Request, form url.Values) (*Authent
 	}
 	res := &Authenticated{Client: c}
 	if cert := peerCertificate(r); cert != nil && (c.Method.UsesTLS() || c.CertificateBound) {
-		res.CertThumbprint = Thumbprint(cert)
+		res.CertThumbprint = token.Thumbprint(cert)
 	} else if c.CertificateBound {
 		// A client configured for bound tokens must present its certificate.
 		return nil, errAuth()
@@ -243,10 +242,4 @@ func peerCertificate(r *http.Request) *x509.Certificate {
 		return nil
 	}
 	return r.TLS.PeerCertificates[0]
-}
-
-// Thumbprint is the RFC 8705 x5t#S256 of a certificate.
-func Thumbprint(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

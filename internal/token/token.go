@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -50,10 +51,22 @@ func (a *Access) PresentedOver(cs *tls.ConnectionState) bool {
 	if cs == nil || len(cs.PeerCertificates) == 0 {
 		return false
 	}
-	sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-	var got [43]byte
-	base64.RawURLEncoding.Encode(got[:], sum[:])
+	got := thumbprint(cs.PeerCertificates[0])
 	return subtle.ConstantTimeCompare(got[:], []byte(a.CertThumbprint)) == 1
+}
+
+// Thumbprint is the RFC 8705 x5t#S256 of a certificate, what a bound token records.
+func Thumbprint(cert *x509.Certificate) string {
+	t := thumbprint(cert)
+	return string(t[:])
+}
+
+// thumbprint encodes into a fixed array, so the gate's check allocates nothing.
+func thumbprint(cert *x509.Certificate) [43]byte {
+	sum := sha256.Sum256(cert.Raw)
+	var out [43]byte
+	base64.RawURLEncoding.Encode(out[:], sum[:])
+	return out
 }
 
 // Live tells whether the token has not expired at now.
