@@ -81,12 +81,13 @@ func (cc *ClientConfig) validate() error {
 	return nil
 }
 
-// build makes the runtime client, reading its key file and hashing its secret.
+// build makes the runtime client, reading its key file and hashing its secret. The
+// config has passed validate (App.Provision runs Validate first).
 func (cc *ClientConfig) build(repl *caddy.Replacer) (*clients.Client, error) {
-	if err := cc.validate(); err != nil {
+	m, err := clients.ParseMethod(cc.Auth)
+	if err != nil {
 		return nil, err
 	}
-	m, _ := clients.ParseMethod(cc.Auth)
 	c := &clients.Client{
 		ID:                   cc.ID,
 		Name:                 cc.Name,
