@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -32,6 +33,7 @@ const (
 	defaultMaxAuthReqTTL  = 600 * time.Second
 	defaultPollInterval   = 5 * time.Second
 	defaultAccessTokenTTL = 10 * time.Minute
+	defaultRefreshTTL     = 90 * 24 * time.Hour
 	defaultSigningAlg     = "PS256"
 )
 
@@ -55,8 +57,15 @@ type App struct {
 	MaxAuthReqTTL caddy.Duration `json:"max_auth_req_ttl,omitempty"`
 	// PollInterval is the minimum interval between polls. Default 5s.
 	PollInterval caddy.Duration `json:"poll_interval,omitempty"`
-	// AccessTokenTTL is the lifetime of access tokens. Default 10m.
+	// AccessTokenTTL is the lifetime of access tokens and ID tokens. Default 10m.
 	AccessTokenTTL caddy.Duration `json:"access_token_ttl,omitempty"`
+	// RefreshTokenTTL is the longest life of a refresh token; none outlives its consent.
+	// Default 90 days.
+	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
+	// BindingMessagePattern is the regular expression a binding_message must match in
+	// full; others get invalid_binding_message. Default: 1 to 64 characters of letters,
+	// digits, space and .,:;!?#+/_()@&%='*-
+	BindingMessagePattern string `json:"binding_message_pattern,omitempty"`
 	// FAPI turns on the FAPI-CIBA profile: signed requests only, PS256/ES256 only, no push,
 	// binding_message required, certificate-bound tokens.
 	FAPI bool `json:"fapi,omitempty"`
@@ -139,12 +148,23 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	bindingMessage, _ := a.bindingMessage()
 	a.provider = op.New(op.Config{
-		Issuer:         a.Issuer,
-		MTLSBase:       a.MTLSBase,
-		AccessTokenTTL: time.Duration(a.AccessTokenTTL),
-		FAPI:           a.FAPI,
+		Issuer:          a.Issuer,
+		MTLSBase:        a.MTLSBase,
+		AccessTokenTTL:  time.Duration(a.AccessTokenTTL),
+		RefreshTokenTTL: time.Duration(a.RefreshTokenTTL),
+		FAPI:            a.FAPI,
+		AuthReqTTL:      time.Duration(a.AuthReqTTL),
+		MaxAuthReqTTL:   time.Duration(a.MaxAuthReqTTL),
+		PollInterval:    time.Duration(a.PollInterval),
+		BindingMessage:  bindingMessage,
 	}, st, ring, reg)
+	if a.users != nil {
+		a.provider.Users = a.users
+	}
+	a.provider.Channels = a.channels
+	a.provider.Log = ctx.Slogger()
 	return nil
 }
 
@@ -159,6 +179,7 @@ func (a *App) setDefaults() {
 	setDefault(&a.MaxAuthReqTTL, defaultMaxAuthReqTTL)
 	setDefault(&a.PollInterval, defaultPollInterval)
 	setDefault(&a.AccessTokenTTL, defaultAccessTokenTTL)
+	setDefault(&a.RefreshTokenTTL, defaultRefreshTTL)
 }
 
 func setDefault(d *caddy.Duration, v time.Duration) {
@@ -187,16 +208,22 @@ func (a *App) Validate() error {
 	if a.FAPI && a.SigningAlg == "EdDSA" {
 		return errors.New("ciba: fapi allows signing_alg PS256 or ES256 only")
 	}
-	if a.AuthReqTTL < 0 || a.MaxAuthReqTTL < 0 || a.PollInterval < 0 || a.AccessTokenTTL < 0 {
+	if a.AuthReqTTL < 0 || a.MaxAuthReqTTL < 0 || a.PollInterval < 0 || a.AccessTokenTTL < 0 || a.RefreshTokenTTL < 0 {
 		return errors.New("ciba: durations must be positive")
 	}
 	if a.MaxAuthReqTTL != 0 && a.AuthReqTTL > a.MaxAuthReqTTL {
 		return errors.New("ciba: auth_req_ttl is longer than max_auth_req_ttl")
 	}
+	if _, err := a.bindingMessage(); err != nil {
+		return err
+	}
 	seen := make(map[string]bool, len(a.Clients))
 	for i := range a.Clients {
 		if err := a.Clients[i].validate(); err != nil {
 			return fmt.Errorf("ciba: %w", err)
+		}
+		if a.FAPI && a.Clients[i].DeliveryMode == "push" {
+			return fmt.Errorf("ciba: client %q: fapi does not allow push delivery", a.Clients[i].ID)
 		}
 		if seen[a.Clients[i].ID] {
 			return fmt.Errorf("ciba: client %q is defined twice", a.Clients[i].ID)
@@ -209,6 +236,18 @@ func (a *App) Validate() error {
 		}
 	}
 	return nil
+}
+
+// bindingMessage compiles the binding message pattern, anchored so it must match in full.
+func (a *App) bindingMessage() (*regexp.Regexp, error) {
+	if a.BindingMessagePattern == "" {
+		return op.DefaultBindingMessage, nil
+	}
+	re, err := regexp.Compile(`^(?:` + a.BindingMessagePattern + `)$`)
+	if err != nil {
+		return nil, fmt.Errorf("ciba: binding_message_pattern: %w", err)
+	}
+	return re, nil
 }
 
 func loadCertPool(path string) (*x509.CertPool, error) {

@@ -97,6 +97,10 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 		return durationArg(d, &a.PollInterval)
 	case "access_token_ttl":
 		return durationArg(d, &a.AccessTokenTTL)
+	case "refresh_token_ttl":
+		return durationArg(d, &a.RefreshTokenTTL)
+	case "binding_message_pattern":
+		return oneArg(d, &a.BindingMessagePattern)
 	case "fapi":
 		if d.NextArg() {
 			return d.ArgErr()
@@ -158,6 +162,11 @@ func unmarshalClient(d *caddyfile.Dispenser) (ClientConfig, error) {
 				err = d.ArgErr()
 			}
 			c.CertificateBound = true
+		case "user_code":
+			if d.NextArg() {
+				err = d.ArgErr()
+			}
+			c.UserCode = true
 		default:
 			err = d.Errf("unrecognized client option %q", opt)
 		}

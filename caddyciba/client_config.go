@@ -41,6 +41,9 @@ type ClientConfig struct {
 	// CertificateBound binds the client's tokens to its TLS certificate whatever its
 	// auth method. Tokens of the mTLS methods are always bound.
 	CertificateBound bool `json:"certificate_bound,omitempty"`
+	// UserCode makes the client send the user's code (their password in the users file)
+	// as user_code with every backchannel request (backchannel_user_code_parameter).
+	UserCode bool `json:"user_code,omitempty"`
 }
 
 // validate checks what the config alone can tell, so a Caddyfile error surfaces at adapt time.
@@ -97,6 +100,7 @@ func (cc *ClientConfig) build(repl *caddy.Replacer) (*clients.Client, error) {
 		NotificationEndpoint: cc.NotificationEndpoint,
 		Scopes:               cc.Scopes,
 		CertificateBound:     cc.CertificateBound,
+		UserCode:             cc.UserCode,
 	}
 	if c.Name == "" {
 		c.Name = c.ID

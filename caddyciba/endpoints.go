@@ -48,6 +48,7 @@ func (e *Endpoints) Provision(ctx caddy.Context) error {
 		op.PathDiscovery:     getOnly(p.ServeDiscovery),
 		op.PathJWKS:          getOnly(p.ServeJWKS),
 		op.PathToken:         p.ServeToken,
+		op.PathBackchannel:   p.ServeBackchannel,
 		op.PathRevocation:    p.ServeRevocation,
 		op.PathIntrospection: p.ServeIntrospection,
 	}
@@ -57,8 +58,13 @@ func (e *Endpoints) Provision(ctx caddy.Context) error {
 // ServeHTTP serves the endpoint at the request's path.
 func (e *Endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h, ok := e.routes[r.URL.Path]
-	if !ok && strings.HasPrefix(r.URL.Path, op.PathConsents) {
-		h, ok = e.app.provider.ServeConsents, true
+	if !ok {
+		switch {
+		case strings.HasPrefix(r.URL.Path, op.PathConsents):
+			h, ok = e.app.provider.ServeConsents, true
+		case strings.HasPrefix(r.URL.Path, op.PathDevice):
+			h, ok = e.app.provider.ServeDevice, true
+		}
 	}
 	if !ok {
 		return next.ServeHTTP(w, r)

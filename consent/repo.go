@@ -88,6 +88,10 @@ func (r *Repo) GetFor(clientID, id string) (*Consent, error) {
 	return c, nil
 }
 
+// Read reads a consent inside a transaction (or from the store), for checks that must
+// commit together with what depends on them.
+func Read(rd store.Reader, id string) (*Consent, error) { return get(rd, id) }
+
 func get(rd store.Reader, id string) (*Consent, error) {
 	if id == "" || len(id) > 128 {
 		return nil, ErrNotFound

@@ -25,44 +25,52 @@ const (
 
 // Request is one backchannel authentication request.
 type Request struct {
-	ClientID          string        `json:"client_id"`
-	Subject           string        `json:"sub"`
-	Scope             string        `json:"scope"`
-	ACR               string        `json:"acr,omitempty"`
-	BindingMessage    string        `json:"binding_message,omitempty"`
-	ConsentID         string        `json:"consent_id"`
-	Mode              string        `json:"mode"`
-	NotificationToken string        `json:"notification_token,omitempty"`
-	CertThumbprint    string        `json:"x5t_s256,omitempty"`
-	CreatedAt         time.Time     `json:"created_at"`
-	ExpiresAt         time.Time     `json:"expires_at"`
-	Interval          time.Duration `json:"interval"`
-	State             State         `json:"state"`
-	DecidedAt         time.Time     `json:"decided_at,omitzero"`
-	LastPollAt        time.Time     `json:"last_poll_at,omitzero"`
+	ClientID          string `json:"client_id"`
+	Subject           string `json:"sub"`
+	Scope             string `json:"scope"`
+	ACR               string `json:"acr,omitempty"`
+	BindingMessage    string `json:"binding_message,omitempty"`
+	ConsentID         string `json:"consent_id"`
+	Mode              string `json:"mode"`
+	NotificationToken string `json:"notification_token,omitempty"`
+	// AuthReqID is kept only for ping and push clients, whose callbacks must carry it.
+	// Push clients may not redeem it, and a ping client still needs its own credentials.
+	AuthReqID      string        `json:"auth_req_id,omitempty"`
+	CertThumbprint string        `json:"x5t_s256,omitempty"`
+	CreatedAt      time.Time     `json:"created_at"`
+	ExpiresAt      time.Time     `json:"expires_at"`
+	Interval       time.Duration `json:"interval"`
+	State          State         `json:"state"`
+	DecidedAt      time.Time     `json:"decided_at,omitzero"`
+	LastPollAt     time.Time     `json:"last_poll_at,omitzero"`
 	// Pinged is set when the ping went out; the first poll after it is not throttled.
 	Pinged bool `json:"pinged,omitempty"`
+	// Minted holds the store keys of the tokens issued on redemption, revoked if the
+	// auth_req_id is replayed.
+	Minted []string `json:"minted,omitempty"`
 }
 
 // Tombstone is how long a request outlives its expiry, to answer expired_token rather
 // than invalid_grant (the conformance suite checks it).
 const Tombstone = 10 * time.Minute
 
-func key(authReqID string) string { return token.Key("areq", authReqID) }
+// Key is the store key of an auth_req_id: its hash, so the store never holds a
+// redeemable id (except as AuthReqID above).
+func Key(authReqID string) string { return token.Key("areq", authReqID) }
 
-// Save writes the request under its auth_req_id (stored hashed).
-func Save(t store.Txn, authReqID string, r *Request) error {
+// Save writes the request under its key.
+func Save(t store.Txn, key string, r *Request) error {
 	buf, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	// Never 0: the store reads a zero TTL as "keep forever".
-	return t.Put(key(authReqID), buf, max(time.Until(r.ExpiresAt)+Tombstone, time.Second))
+	return t.Put(key, buf, max(time.Until(r.ExpiresAt)+Tombstone, time.Second))
 }
 
-// Load reads the request of an auth_req_id.
-func Load(t store.Reader, authReqID string) (*Request, error) {
-	buf, err := t.Get(key(authReqID))
+// Load reads the request stored under key.
+func Load(t store.Reader, key string) (*Request, error) {
+	buf, err := t.Get(key)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +86,8 @@ func Load(t store.Reader, authReqID string) (*Request, error) {
 // transaction. Otherwise answer is the OAuth answer of CIBA Core §11; the caller commits t
 // either way, so the poll's time counts for slow_down. err is a storage failure.
 func Poll(t store.Txn, authReqID, clientID string, now time.Time) (r *Request, answer *oauth.Error, err error) {
-	r, err = Load(t, authReqID)
+	k := Key(authReqID)
+	r, err = Load(t, k)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, oauth.InvalidGrant("the auth_req_id is unknown"), nil
 	}
@@ -87,6 +96,12 @@ func Poll(t store.Txn, authReqID, clientID string, now time.Time) (r *Request, a
 	}
 	outcome := r.decide(clientID, now)
 	if outcome != nil && outcome.Code == "invalid_grant" {
+		if r.State == Redeemed && r.ClientID == clientID && len(r.Minted) > 0 {
+			// A replayed auth_req_id may have leaked with what it minted: revoke that too.
+			if err := r.revokeMinted(t, k); err != nil {
+				return nil, nil, err
+			}
+		}
 		return nil, outcome, nil
 	}
 	if outcome != nil && outcome.Code == "slow_down" && r.Pinged {
@@ -97,7 +112,7 @@ func Poll(t store.Txn, authReqID, clientID string, now time.Time) (r *Request, a
 	}
 	r.Pinged = false
 	r.LastPollAt = now
-	if err := Save(t, authReqID, r); err != nil {
+	if err := Save(t, k, r); err != nil {
 		return nil, nil, err
 	}
 	if outcome != nil {
@@ -130,3 +145,16 @@ func (r *Request) stateError() *oauth.Error {
 	}
 	return nil
 }
+
+func (r *Request) revokeMinted(t store.Txn, k string) error {
+	for _, m := range r.Minted {
+		if err := t.Delete(m); err != nil {
+			return err
+		}
+	}
+	r.Minted = nil
+	return Save(t, k, r)
+}
+
+// Live tells whether the request still waits for the user at now.
+func (r *Request) Live(now time.Time) bool { return r.State == Pending && now.Before(r.ExpiresAt) }

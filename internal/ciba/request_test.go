@@ -21,7 +21,7 @@ func openStore(t *testing.T) store.Store {
 }
 
 func put(t *testing.T, s store.Store, id string, r *Request) {
-	if err := s.Update(func(tx store.Txn) error { return Save(tx, id, r) }); err != nil {
+	if err := s.Update(func(tx store.Txn) error { return Save(tx, Key(id), r) }); err != nil {
 		t.Fatal(err)
 	}
 }

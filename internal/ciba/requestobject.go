@@ -147,6 +147,13 @@ func paramsFromClaims(tok jwt.Token) (*Params, error) {
 	return p, nil
 }
 
+// IntentParam is the form parameter of an unsigned request's consent; signed requests
+// carry the consent as a claim.
+const IntentParam = "openbanking_intent_id"
+
+// ParseRequestedExpiry reads requested_expiry from a form.
+func ParseRequestedExpiry(s string) (int, error) { return requestedExpiry(s) }
+
 // requestedExpiry accepts a positive integer as a JSON number or string (CIBA §7.1.1).
 func requestedExpiry(v any) (int, error) {
 	var n float64

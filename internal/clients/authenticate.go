@@ -40,6 +40,8 @@ type Authenticator struct {
 	// Replay keeps the jti of every accepted assertion until it expires.
 	Replay store.Store
 	Now    func() time.Time
+	// BindAll treats every client as certificate-bound (FAPI mode).
+	BindAll bool
 }
 
 // Authenticated is a client that proved who it is on this request.
@@ -60,9 +62,10 @@ func (a *Authenticator) Authenticate(r *http.Request, form url.Values) (*Authent
 		return nil, err
 	}
 	res := &Authenticated{Client: c}
-	if cert := peerCertificate(r); cert != nil && (c.Method.UsesTLS() || c.CertificateBound) {
+	bound := c.CertificateBound || a.BindAll
+	if cert := peerCertificate(r); cert != nil && (c.Method.UsesTLS() || bound) {
 		res.CertThumbprint = token.Thumbprint(cert)
-	} else if c.CertificateBound {
+	} else if bound {
 		// A client configured for bound tokens must present its certificate.
 		return nil, errAuth()
 	}

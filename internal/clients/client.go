@@ -55,6 +55,9 @@ type Client struct {
 	// CertificateBound binds tokens to the TLS client certificate even when the client
 	// authenticated another way (private_key_jwt over mTLS, as FAPI asks).
 	CertificateBound bool
+	// UserCode is backchannel_user_code_parameter: the client sends the user's code
+	// (their password) with every backchannel request.
+	UserCode bool
 
 	secret secretHash
 }
@@ -105,6 +108,13 @@ func (c *Client) AllowsScope(scopes []string) bool {
 	}
 	return true
 }
+
+// Delivery modes of CIBA tokens.
+const (
+	Poll = "poll"
+	Ping = "ping"
+	Push = "push"
+)
 
 // Registry is the set of clients, read-only once built.
 type Registry struct {

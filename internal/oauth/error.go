@@ -84,3 +84,18 @@ func AuthorizationPending() *Error {
 func SlowDown() *Error     { return newError("slow_down", 400, "poll no faster than the interval") }
 func ExpiredToken() *Error { return newError("expired_token", 400, "the auth_req_id has expired") }
 func TokenDenied() *Error  { return newError("access_denied", 400, "the user denied the request") }
+
+// CIBA backchannel errors (CIBA Core §13).
+func UnknownUserID() *Error {
+	return newError("unknown_user_id", 400, "the hint does not identify a user who can authenticate")
+}
+func ExpiredLoginHintToken() *Error {
+	return newError("expired_login_hint_token", 400, "the login_hint_token has expired")
+}
+func MissingUserCode() *Error { return newError("missing_user_code", 400, "user_code is required") }
+func InvalidUserCode() *Error {
+	return newError("invalid_user_code", 400, "the user_code is not valid")
+}
+func InvalidBindingMessage(d string) *Error {
+	return newError("invalid_binding_message", 400, d)
+}

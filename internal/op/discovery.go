@@ -3,8 +3,10 @@ package op
 import (
 	"net/http"
 
+	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/oauth"
+	"github.com/caddyciba/gateway/internal/token"
 )
 
 // Metadata is the discovery document. It grows with what the gateway serves, and
@@ -24,26 +26,53 @@ func (p *Provider) Metadata() map[string]any {
 		"token_endpoint":         p.URL(PathToken),
 		"revocation_endpoint":    p.URL(PathRevocation),
 		"introspection_endpoint": p.URL(PathIntrospection),
-		"revocation_endpoint_auth_methods_supported":       methods,
-		"introspection_endpoint_auth_methods_supported":    methods,
-		"grant_types_supported":                            []string{"client_credentials"},
-		"token_endpoint_auth_methods_supported":            methods,
-		"token_endpoint_auth_signing_alg_values_supported": assertionAlgs,
-		"id_token_signing_alg_values_supported":            []string{p.Keys.Alg().String()},
-		"scopes_supported":                                 p.scopes(),
-		"response_types_supported":                         []string{},
-		"subject_types_supported":                          []string{"public"},
-		"claims_parameter_supported":                       false,
-		"tls_client_certificate_bound_access_tokens":       true,
+		"revocation_endpoint_auth_methods_supported":                      methods,
+		"introspection_endpoint_auth_methods_supported":                   methods,
+		"grant_types_supported":                                           []string{"client_credentials", string(token.CIBA), string(token.RefreshToken)},
+		"token_endpoint_auth_methods_supported":                           methods,
+		"token_endpoint_auth_signing_alg_values_supported":                assertionAlgs,
+		"id_token_signing_alg_values_supported":                           []string{p.Keys.Alg().String()},
+		"scopes_supported":                                                p.scopes(),
+		"response_types_supported":                                        []string{},
+		"subject_types_supported":                                         []string{"public"},
+		"claims_parameter_supported":                                      false,
+		"tls_client_certificate_bound_access_tokens":                      true,
+		"backchannel_authentication_endpoint":                             p.URL(PathBackchannel),
+		"backchannel_token_delivery_modes_supported":                      p.deliveryModes(),
+		"backchannel_authentication_request_signing_alg_values_supported": p.requestObjectAlgs(),
+		"backchannel_user_code_parameter_supported":                       true,
+		"acr_values_supported":                                            ACRValues,
+		"claims_supported":                                                []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "acr", "openbanking_intent_id"},
 	}
 	if p.MTLSBase != "" {
 		md["mtls_endpoint_aliases"] = map[string]string{
-			"token_endpoint":         p.MTLSURL(PathToken),
-			"revocation_endpoint":    p.MTLSURL(PathRevocation),
-			"introspection_endpoint": p.MTLSURL(PathIntrospection),
+			"token_endpoint":                      p.MTLSURL(PathToken),
+			"backchannel_authentication_endpoint": p.MTLSURL(PathBackchannel),
+			"revocation_endpoint":                 p.MTLSURL(PathRevocation),
+			"introspection_endpoint":              p.MTLSURL(PathIntrospection),
 		}
 	}
 	return md
+}
+
+// deliveryModes are poll, ping and, outside FAPI mode, push.
+func (p *Provider) deliveryModes() []string {
+	if p.FAPI {
+		return []string{clients.Poll, clients.Ping}
+	}
+	return []string{clients.Poll, clients.Ping, clients.Push}
+}
+
+func (p *Provider) requestObjectAlgs() []string {
+	algs := ciba.RequestObjectAlgs
+	if p.FAPI {
+		algs = ciba.FAPIAlgs
+	}
+	out := make([]string, len(algs))
+	for i, a := range algs {
+		out[i] = a.String()
+	}
+	return out
 }
 
 func (p *Provider) scopes() []string {

@@ -3,13 +3,19 @@
 package op
 
 import (
-	"github.com/caddyciba/gateway/consent"
+	"context"
+	"log/slog"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/keys"
 	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/users"
+	"github.com/caddyciba/gateway/notifier"
 )
 
 // Paths of the endpoints, relative to the issuer.
@@ -18,6 +24,7 @@ const (
 	PathJWKS        = "/jwks"
 	PathToken       = "/token"
 	PathBackchannel = "/bc-authorize"
+	PathDevice      = "/ciba/device/"
 )
 
 // Config is the provider's settings.
@@ -25,7 +32,24 @@ type Config struct {
 	Issuer         string
 	MTLSBase       string
 	AccessTokenTTL time.Duration
-	FAPI           bool
+	// RefreshTokenTTL bounds a refresh token that its consent does not bound sooner.
+	RefreshTokenTTL time.Duration
+	FAPI            bool
+	// AuthReqTTL is the default expires_in of a backchannel request; MaxAuthReqTTL caps
+	// requested_expiry; PollInterval is the interval answered and enforced.
+	AuthReqTTL, MaxAuthReqTTL, PollInterval time.Duration
+	// BindingMessage is the pattern a binding_message must match in full.
+	BindingMessage *regexp.Regexp
+}
+
+// DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
+// shows the same way.
+var DefaultBindingMessage = regexp.MustCompile(`^[A-Za-z0-9 .,:;!?#+/_()@&%='*-]{1,64}$`)
+
+// UserDirectory resolves users; the app swaps the directory it serves on a reload.
+type UserDirectory interface {
+	ByHint(hint string) *users.User
+	BySubject(sub string) *users.User
 }
 
 // Provider serves the OAuth endpoints.
@@ -36,14 +60,31 @@ type Provider struct {
 	Clients  *clients.Registry
 	Auth     *clients.Authenticator
 	Consents *consent.Repo
+	Users    UserDirectory
+	// Channels reach the user's authentication device, tried in order.
+	Channels []notifier.Channel
+	Log      *slog.Logger
 	Now      func() time.Time
+
+	// background is where notifications and callbacks run after the answer is sent;
+	// Close cancels it and waits.
+	callback   *notifier.Callback
+	background context.Context
+	cancel     context.CancelFunc
+	inflight   sync.WaitGroup
 }
 
 // New wires a provider; Now defaults to time.Now.
 func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Provider {
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	cfg.MTLSBase = strings.TrimSuffix(cfg.MTLSBase, "/")
-	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now}
+	if cfg.BindingMessage == nil {
+		cfg.BindingMessage = DefaultBindingMessage
+	}
+	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+	p.Users, _ = users.Parse([]byte("[]"))
+	p.callback = notifier.NewCallback()
+	p.background, p.cancel = context.WithCancel(context.Background())
 	// A client assertion may name the issuer or the endpoint it is sent to (CIBA §7.1).
 	audiences := []string{cfg.Issuer}
 	for _, path := range []string{PathToken, PathBackchannel, PathRevocation, PathIntrospection} {
@@ -58,8 +99,27 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 		Audiences: audiences,
 		Replay:    s,
 		Now:       func() time.Time { return p.Now() },
+		// FAPI: every token is certificate-bound, so every client presents its certificate.
+		BindAll: cfg.FAPI,
 	}
 	return p
+}
+
+// async runs fn after the answer is sent, bounded by deadline.
+func (p *Provider) async(deadline time.Time, fn func(ctx context.Context)) {
+	p.inflight.Add(1)
+	go func() {
+		defer p.inflight.Done()
+		ctx, cancel := context.WithDeadline(p.background, deadline)
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+// Close stops the deliveries still running and waits for them.
+func (p *Provider) Close() {
+	p.cancel()
+	p.inflight.Wait()
 }
 
 // URL is the absolute URL of an endpoint path.

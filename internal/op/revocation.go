@@ -12,7 +12,7 @@ import (
 // PathRevocation is the RFC 7009 endpoint.
 const PathRevocation = "/revoke"
 
-// ServeRevocation answers POST /revoke: the client's own access token is deleted and stops
+// ServeRevocation answers POST /revoke: the client's own access or refresh token is deleted and stops
 // working on the next request; an unknown or expired token is answered 200 all the same.
 func (p *Provider) ServeRevocation(w http.ResponseWriter, r *http.Request) {
 	if err := p.revoke(w, r); err != nil {
@@ -33,17 +33,14 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = p.Store.Update(func(t store.Txn) error {
-		rec, err := token.LookupAccess(t, tok, p.Now())
-		if errors.Is(err, token.ErrInvalid) {
-			return nil
-		}
-		if err != nil {
+		owner, drop, err := p.findRevocable(t, tok)
+		if err != nil || drop == nil {
 			return err
 		}
-		if rec.ClientID != client.Client.ID {
+		if owner != client.Client.ID {
 			return oauth.InvalidRequest("the token was not issued to this client")
 		}
-		return token.RevokeAccess(t, tok)
+		return drop(t)
 	})
 	var oe *oauth.Error
 	if errors.As(err, &oe) {
@@ -53,4 +50,26 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) error {
 		return oauth.ServerError("the revocation could not be stored")
 	}
 	return nil
+}
+
+// findRevocable finds tok as an access token, then as a refresh token (token_type_hint is
+// only a hint, RFC 7009 §2.1), and returns its client and how to delete it; drop is nil
+// for a token that is unknown or expired.
+func (p *Provider) findRevocable(t store.Txn, tok string) (owner string, drop func(store.Txn) error, err error) {
+	now := p.Now()
+	at, err := token.LookupAccess(t, tok, now)
+	if err == nil {
+		return at.ClientID, func(t store.Txn) error { return token.RevokeAccess(t, tok) }, nil
+	}
+	if !errors.Is(err, token.ErrInvalid) {
+		return "", nil, err
+	}
+	rt, err := token.LookupRefresh(t, tok, now)
+	if err == nil {
+		return rt.ClientID, func(t store.Txn) error { return token.RevokeRefresh(t, tok) }, nil
+	}
+	if errors.Is(err, token.ErrInvalid) {
+		return "", nil, nil
+	}
+	return "", nil, err
 }

@@ -34,6 +34,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (*TokenResponse
 	switch grant := form.Get("grant_type"); token.Grant(grant) {
 	case token.ClientCredentials:
 		return p.clientCredentials(client, form)
+	case token.CIBA:
+		return p.cibaGrant(client, form)
+	case token.RefreshToken:
+		return p.refreshGrant(client, form)
 	case "":
 		return nil, oauth.InvalidRequest("grant_type is missing")
 	default:

@@ -92,32 +92,50 @@ const accessKind = "at"
 // MintAccess stores the record under a new token and returns the token; the record
 // expires from the store with the token.
 func MintAccess(t store.Txn, a *Access, ttl time.Duration) (string, error) {
-	tok, err := New()
-	if err != nil {
-		return "", err
-	}
-	buf, err := json.Marshal(a)
-	if err != nil {
-		return "", err
-	}
-	return tok, t.Put(Key(accessKind, tok), buf, ttl)
+	return mint(t, accessKind, a, ttl)
 }
 
 // LookupAccess returns the live record of tok, or ErrInvalid.
 func LookupAccess(r store.Reader, tok string, now time.Time) (*Access, error) {
-	buf, err := r.Get(Key(accessKind, tok))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrInvalid
-	}
-	if err != nil {
+	var a Access
+	if err := lookup(r, accessKind, tok, &a); err != nil {
 		return nil, err
 	}
-	var a Access
-	if err := json.Unmarshal(buf, &a); err != nil || !a.Live(now) {
+	if !a.Live(now) {
 		return nil, ErrInvalid
 	}
 	return &a, nil
 }
 
 // RevokeAccess deletes tok's record.
-func RevokeAccess(t store.Txn, tok string) error { return t.Delete(Key(accessKind, tok)) }
+func RevokeAccess(t store.Txn, tok string) error { return t.Delete(AccessKey(tok)) }
+
+// AccessKey is the store key of an access token, kept by whoever must revoke it later
+// without holding the token (a replayed auth_req_id revokes what it minted).
+func AccessKey(tok string) string { return Key(accessKind, tok) }
+
+func mint(t store.Txn, kind string, rec any, ttl time.Duration) (string, error) {
+	tok, err := New()
+	if err != nil {
+		return "", err
+	}
+	buf, err := json.Marshal(rec)
+	if err != nil {
+		return "", err
+	}
+	return tok, t.Put(Key(kind, tok), buf, ttl)
+}
+
+func lookup(r store.Reader, kind, tok string, rec any) error {
+	buf, err := r.Get(Key(kind, tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrInvalid
+	}
+	if err != nil {
+		return err
+	}
+	if json.Unmarshal(buf, rec) != nil {
+		return ErrInvalid
+	}
+	return nil
+}

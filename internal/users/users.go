@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Account is one account the user may pick on the device. Fields beyond AccountId and
@@ -42,6 +44,25 @@ type User struct {
 	PasswordHash string    `json:"password_hash,omitempty"`
 	Disabled     bool      `json:"disabled,omitempty"`
 	Accounts     []Account `json:"accounts"`
+}
+
+// CheckPassword tells whether password is the user's; a user without a password has
+// none to check.
+func (u *User) CheckPassword(password string) bool {
+	if u.PasswordHash == "" {
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil
+}
+
+// HasAccount tells whether the account is one of the user's.
+func (u *User) HasAccount(id string) bool {
+	for _, a := range u.Accounts {
+		if a.AccountID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Directory resolves login hints to users; read-only once built.

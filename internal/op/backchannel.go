@@ -1,0 +1,111 @@
+package op
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/caddyciba/gateway/consent"
+	"github.com/caddyciba/gateway/internal/ciba"
+	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/oauth"
+	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/token"
+	"github.com/caddyciba/gateway/internal/users"
+)
+
+// BackchannelResponse is the acknowledgement of CIBA Core §7.3; expires_in and interval
+// are JSON numbers, as clients require.
+type BackchannelResponse struct {
+	AuthReqID string `json:"auth_req_id"`
+	ExpiresIn int64  `json:"expires_in"`
+	Interval  int64  `json:"interval,omitempty"`
+}
+
+// ServeBackchannel answers POST /bc-authorize.
+func (p *Provider) ServeBackchannel(w http.ResponseWriter, r *http.Request) {
+	resp, err := p.backchannel(w, r)
+	writeAnswer(w, resp, err)
+}
+
+// authRequest is a backchannel request that passed every check, ready to be stored.
+type authRequest struct {
+	client  *clients.Authenticated
+	user    *users.User
+	consent *consent.Consent
+	params  *ciba.Params
+	scope   string
+	acr     string
+	ttl     time.Duration
+}
+
+func (p *Provider) backchannel(w http.ResponseWriter, r *http.Request) (*BackchannelResponse, error) {
+	form, client, err := p.clientForm(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if !client.Client.AllowsScope([]string{"openid"}) || (p.FAPI && client.Client.DeliveryMode == clients.Push) {
+		return nil, oauth.UnauthorizedClient("the client is not registered for CIBA")
+	}
+	params, err := p.authParams(form, client.Client)
+	if err != nil {
+		return nil, err
+	}
+	ar, err := p.checkAuthRequest(client, params)
+	if err != nil {
+		return nil, err
+	}
+	return p.start(ar)
+}
+
+// start stores the request, its device link and the consent's claim in one transaction,
+// then notifies the user's device.
+func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
+	authReqID, err := token.New()
+	if err != nil {
+		return nil, oauth.ServerError("the request could not be created")
+	}
+	now := p.Now()
+	c := ar.client.Client
+	req := &ciba.Request{
+		ClientID:       c.ID,
+		Subject:        ar.user.Subject,
+		Scope:          ar.scope,
+		ACR:            ar.acr,
+		BindingMessage: ar.params.BindingMessage,
+		ConsentID:      ar.consent.ID,
+		Mode:           c.DeliveryMode,
+		CertThumbprint: ar.client.CertThumbprint,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(ar.ttl),
+		Interval:       p.PollInterval,
+		State:          ciba.Pending,
+	}
+	if c.DeliveryMode != clients.Poll {
+		req.NotificationToken, req.AuthReqID = ar.params.ClientNotificationToken, authReqID
+	}
+	key := ciba.Key(authReqID)
+	var link ciba.DeviceLink
+	err = p.Store.Update(func(t store.Txn) error {
+		if err := ciba.ClaimConsent(t, req.ConsentID, key, now, req.ExpiresAt); err != nil {
+			return err
+		}
+		if err := ciba.Save(t, key, req); err != nil {
+			return err
+		}
+		link, err = ciba.NewDevice(t, key, req.ExpiresAt)
+		return err
+	})
+	if errors.Is(err, ciba.ErrConsentBusy) {
+		return nil, oauth.InvalidRequest("the consent already has a pending backchannel request")
+	}
+	if err != nil {
+		return nil, oauth.ServerError("the request could not be stored")
+	}
+	p.notifyDevice(ar, req, link)
+	resp := &BackchannelResponse{AuthReqID: authReqID, ExpiresIn: int64(ar.ttl / time.Second)}
+	if c.DeliveryMode != clients.Push {
+		resp.Interval = max(int64(p.PollInterval/time.Second), 1)
+	}
+	return resp, nil
+}

@@ -1,0 +1,157 @@
+package op
+
+import (
+	"errors"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyciba/gateway/consent"
+	"github.com/caddyciba/gateway/internal/ciba"
+	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/oauth"
+)
+
+// authParamNames are the authentication request parameters of CIBA Core §7.1 (and the
+// consent); with a signed request they must be inside it (§7.1.1).
+var authParamNames = []string{
+	"scope", "client_notification_token", "acr_values", "login_hint_token", "id_token_hint",
+	"login_hint", "binding_message", "user_code", "requested_expiry", ciba.IntentParam,
+}
+
+// ACRValues are the authentication context classes the gateway reports: the UK Open
+// Banking ones, both met by the bank's approval on the device.
+var ACRValues = []string{"urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"}
+
+// maxNotificationToken is CIBA Core §7.1's limit on client_notification_token.
+const maxNotificationToken = 1024
+
+// b64token is RFC 6750 §2.1's bearer token syntax.
+var b64token = regexp.MustCompile(`^[A-Za-z0-9._~+/-]+=*$`)
+
+// authParams reads the parameters from the signed request object, or from the form
+// where unsigned requests are allowed.
+func (p *Provider) authParams(form url.Values, c *clients.Client) (*ciba.Params, error) {
+	if form.Has("request_uri") {
+		return nil, oauth.InvalidRequest("request_uri is not supported")
+	}
+	if form.Has("request") {
+		for _, name := range authParamNames {
+			if form.Has(name) {
+				return nil, oauth.InvalidRequest(name + " must be inside the signed request")
+			}
+		}
+		algs := ciba.RequestObjectAlgs
+		if p.FAPI {
+			algs = ciba.FAPIAlgs
+		}
+		ro := ciba.RequestObject{Issuer: p.Issuer, Algs: algs, Replay: p.Store}
+		return ro.Verify(form.Get("request"), c.ID, c.JWKS, p.Now())
+	}
+	if p.FAPI {
+		return nil, oauth.InvalidRequest("a signed request object is required")
+	}
+	params := &ciba.Params{
+		Scope:                   form.Get("scope"),
+		LoginHint:               form.Get("login_hint"),
+		LoginHintToken:          form.Get("login_hint_token"),
+		IDTokenHint:             form.Get("id_token_hint"),
+		BindingMessage:          form.Get("binding_message"),
+		UserCode:                form.Get("user_code"),
+		ClientNotificationToken: form.Get("client_notification_token"),
+		ACRValues:               form.Get("acr_values"),
+		ConsentID:               form.Get(ciba.IntentParam),
+	}
+	if form.Has("requested_expiry") {
+		n, err := ciba.ParseRequestedExpiry(form.Get("requested_expiry"))
+		if err != nil {
+			return nil, oauth.InvalidRequest(err.Error())
+		}
+		params.RequestedExpiry = n
+	}
+	return params, nil
+}
+
+// checkAuthRequest applies CIBA Core §7.2's checks in node-oidc-provider's order: scope,
+// notification token, expiry, binding message, the hint, the user code, the consent.
+func (p *Provider) checkAuthRequest(client *clients.Authenticated, params *ciba.Params) (*authRequest, error) {
+	c := client.Client
+	scopes := strings.Fields(params.Scope)
+	switch {
+	case len(scopes) == 0:
+		return nil, oauth.InvalidRequest("scope is required")
+	case !slices.Contains(scopes, "openid"):
+		return nil, oauth.InvalidScope("scope must contain openid")
+	case !c.AllowsScope(scopes):
+		return nil, oauth.InvalidScope("the requested scope is not allowed for this client")
+	}
+	if c.DeliveryMode != clients.Poll {
+		tok := params.ClientNotificationToken
+		switch {
+		case tok == "":
+			return nil, oauth.InvalidRequest("client_notification_token is required in " + c.DeliveryMode + " mode")
+		case len(tok) > maxNotificationToken || !b64token.MatchString(tok):
+			return nil, oauth.InvalidRequest("client_notification_token must be a bearer token of at most 1024 characters")
+		}
+	}
+	ttl := p.AuthReqTTL
+	if params.RequestedExpiry > 0 {
+		ttl = min(time.Duration(params.RequestedExpiry)*time.Second, p.MaxAuthReqTTL)
+	}
+	switch msg := params.BindingMessage; {
+	case msg == "" && p.FAPI:
+		return nil, oauth.InvalidRequest("binding_message is required")
+	case msg != "" && !p.BindingMessage.MatchString(msg):
+		return nil, oauth.InvalidBindingMessage("the binding_message is too long or has characters outside the allowed set")
+	}
+	user, err := p.resolveHint(c, params)
+	if err != nil {
+		return nil, err
+	}
+	if c.UserCode {
+		switch {
+		case params.UserCode == "":
+			return nil, oauth.MissingUserCode()
+		case !user.CheckPassword(params.UserCode):
+			return nil, oauth.InvalidUserCode()
+		}
+	}
+	cons, err := p.awaitingConsent(c.ID, params.ConsentID)
+	if err != nil {
+		return nil, err
+	}
+	return &authRequest{
+		client: client, user: user, consent: cons, params: params,
+		scope: strings.Join(scopes, " "), acr: pickACR(params.ACRValues), ttl: ttl,
+	}, nil
+}
+
+// awaitingConsent is the client's own consent, still awaiting authorisation.
+func (p *Provider) awaitingConsent(clientID, id string) (*consent.Consent, error) {
+	if id == "" {
+		return nil, oauth.InvalidRequest("the request must name the account-access consent (openbanking_intent_id)")
+	}
+	c, err := p.Consents.GetFor(clientID, id)
+	if errors.Is(err, consent.ErrNotFound) {
+		return nil, oauth.InvalidRequest("the consent is unknown")
+	}
+	if err != nil {
+		return nil, oauth.ServerError("the consent could not be read")
+	}
+	if c.StatusAt(p.Now()) != consent.AwaitingAuthorisation || c.Expired(p.Now()) {
+		return nil, oauth.InvalidRequest("the consent is not awaiting authorisation")
+	}
+	return c, nil
+}
+
+// pickACR is the first requested class the gateway can report, or none.
+func pickACR(values string) string {
+	for _, v := range strings.Fields(values) {
+		if slices.Contains(ACRValues, v) {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,66 @@
+package op
+
+import (
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/caddyciba/gateway/consent"
+	"github.com/caddyciba/gateway/internal/ciba"
+	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/oauth"
+	"github.com/caddyciba/gateway/internal/store"
+)
+
+// cibaGrant redeems an auth_req_id (CIBA Core §10.1): the poll, its decision and the
+// minting are one transaction, so racing polls mint one token set.
+func (p *Provider) cibaGrant(c *clients.Authenticated, form url.Values) (*TokenResponse, error) {
+	if c.Client.DeliveryMode == clients.Push {
+		return nil, oauth.UnauthorizedClient("a push client receives its tokens at its notification endpoint")
+	}
+	id := form.Get("auth_req_id")
+	if id == "" {
+		return nil, oauth.InvalidRequest("auth_req_id is missing")
+	}
+	now := p.Now()
+	var resp *TokenResponse
+	var answer *oauth.Error
+	err := p.Store.Update(func(t store.Txn) error {
+		req, ans, err := ciba.Poll(t, id, c.Client.ID, now)
+		if err != nil || ans != nil {
+			resp, answer = nil, ans
+			return err
+		}
+		resp, answer, err = p.redeem(t, ciba.Key(id), req, c.CertThumbprint, now)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, oauth.ServerError("the token could not be issued")
+	case answer != nil:
+		return nil, answer
+	}
+	return resp, nil
+}
+
+// redeem mints the token set of an approved request, unless the user was disabled or the
+// consent ended since the approval.
+func (p *Provider) redeem(t store.Txn, key string, req *ciba.Request, thumbprint string, now time.Time) (*TokenResponse, *oauth.Error, error) {
+	if u := p.Users.BySubject(req.Subject); u == nil || u.Disabled {
+		req.State = ciba.Denied
+		return nil, oauth.TokenDenied(), ciba.Save(t, key, req)
+	}
+	cons, err := consent.Read(t, req.ConsentID)
+	if errors.Is(err, consent.ErrNotFound) || (err == nil && (!cons.Usable(now) || cons.ClientID != req.ClientID)) {
+		return nil, oauth.InvalidGrant("the consent is no longer authorised"), nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, minted, err := p.issue(t, grantOf(req, thumbprint, cons), now, true, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Minted = minted
+	return resp, nil, ciba.Save(t, key, req)
+}

@@ -1,0 +1,107 @@
+package op
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/caddyciba/gateway/internal/ciba"
+	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/notifier"
+)
+
+// notifyDevice hands the request to the user's authentication device through the
+// channels, in order, until one delivers; it runs after the acknowledgement, bounded by
+// the request's expiry. A failure is logged and the request stays pending.
+func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.DeviceLink) {
+	perms := make([]string, len(ar.consent.Permissions))
+	for i, perm := range ar.consent.Permissions {
+		perms[i] = string(perm)
+	}
+	accounts := make([]any, len(ar.user.Accounts))
+	for i, a := range ar.user.Accounts {
+		accounts[i] = a
+	}
+	hint := ar.params.LoginHint
+	if hint == "" {
+		hint = ar.user.LoginHints[0]
+	}
+	n := &notifier.Notification{
+		ID:             link.ID,
+		Subject:        ar.user.Subject,
+		LoginHint:      hint,
+		ClientID:       req.ClientID,
+		ClientName:     ar.client.Client.Name,
+		BindingMessage: req.BindingMessage,
+		Scope:          req.Scope,
+		Consent:        notifier.ConsentSummary{ConsentID: req.ConsentID, Permissions: perms},
+		Accounts:       accounts,
+		DeviceURL:      p.URL(PathDevice+link.ID) + "#t=" + link.Token,
+		DecisionURL:    p.URL(PathDevice + link.ID),
+		DeviceToken:    link.Token,
+		ExpiresAt:      req.ExpiresAt,
+	}
+	if e := ar.consent.Expiration; e != nil {
+		n.Consent.ExpirationDateTime = e.Raw
+	}
+	p.async(req.ExpiresAt, func(ctx context.Context) {
+		for _, ch := range p.Channels {
+			err := ch.Notify(ctx, n)
+			if err == nil {
+				return
+			}
+			p.Log.LogAttrs(ctx, slog.LevelWarn, "notifier channel failed",
+				slog.String("channel", ch.Name()), slog.String("client_id", req.ClientID),
+				slog.String("consent_id", req.ConsentID), slog.String("error", err.Error()))
+		}
+	})
+}
+
+// callbackDeadline bounds a ping or push that outlives the request's own expiry.
+const callbackDeadline = 30 * time.Second
+
+// deliverResult tells a ping or push client that the user decided: a ping carries only
+// the auth_req_id (CIBA Core §10.2), a push the tokens or the error (§10.3, §12). The
+// flow does not depend on the client's answer.
+func (p *Provider) deliverResult(req *ciba.Request, tokens *TokenResponse) {
+	c := p.Clients.Lookup(req.ClientID)
+	if c == nil || c.NotificationEndpoint == "" || req.AuthReqID == "" {
+		return
+	}
+	var body any = map[string]string{"auth_req_id": req.AuthReqID}
+	if req.Mode == clients.Push {
+		body = pushBody(req, tokens)
+	}
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return
+	}
+	deadline := req.ExpiresAt
+	if soonest := p.Now().Add(callbackDeadline); deadline.Before(soonest) {
+		deadline = soonest
+	}
+	p.async(deadline, func(ctx context.Context) {
+		err := p.callback.Send(ctx, c.NotificationEndpoint, req.NotificationToken, buf)
+		outcome := "delivered"
+		if err != nil {
+			outcome = err.Error()
+		}
+		p.Log.LogAttrs(ctx, slog.LevelInfo, "client notification", slog.String("mode", req.Mode),
+			slog.String("client_id", req.ClientID), slog.String("consent_id", req.ConsentID),
+			slog.String("outcome", outcome))
+	})
+}
+
+// pushBody is the pushed token response, or the pushed error when the user denied.
+func pushBody(req *ciba.Request, tokens *TokenResponse) any {
+	if tokens == nil {
+		return map[string]string{
+			"error": "access_denied", "error_description": "the user denied the request", "auth_req_id": req.AuthReqID,
+		}
+	}
+	return struct {
+		AuthReqID string `json:"auth_req_id"`
+		*TokenResponse
+	}{req.AuthReqID, tokens}
+}

@@ -1,0 +1,86 @@
+package op
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyciba/gateway/consent"
+	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/oauth"
+	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/token"
+)
+
+// refreshGrant issues a new access token (and ID token) for a refresh token of this
+// client whose consent is still Authorised. The refresh token is kept, not rotated.
+func (p *Provider) refreshGrant(c *clients.Authenticated, form url.Values) (*TokenResponse, error) {
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		return nil, oauth.InvalidRequest("refresh_token is missing")
+	}
+	now := p.Now()
+	var resp *TokenResponse
+	var answer *oauth.Error
+	err := p.Store.Update(func(t store.Txn) error {
+		var err error
+		resp, answer, err = p.refresh(t, rt, c, form, now)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, oauth.ServerError("the token could not be issued")
+	case answer != nil:
+		return nil, answer
+	}
+	return resp, nil
+}
+
+func (p *Provider) refresh(t store.Txn, rt string, c *clients.Authenticated, form url.Values, now time.Time) (*TokenResponse, *oauth.Error, error) {
+	rec, err := token.LookupRefresh(t, rt, now)
+	if errors.Is(err, token.ErrInvalid) {
+		return nil, oauth.InvalidGrant("the refresh token is invalid, expired or revoked"), nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case rec.ClientID != c.Client.ID:
+		return nil, oauth.InvalidGrant("the refresh token was issued to another client"), nil
+	case rec.CertThumbprint != "" && rec.CertThumbprint != c.CertThumbprint:
+		return nil, oauth.InvalidGrant("the refresh token is bound to another certificate"), nil
+	}
+	scope := rec.Scope
+	if s := form.Get("scope"); s != "" {
+		granted := strings.Fields(rec.Scope)
+		for _, want := range strings.Fields(s) {
+			if !slices.Contains(granted, want) {
+				return nil, oauth.InvalidScope("the scope exceeds the original grant"), nil
+			}
+		}
+		scope = strings.Join(strings.Fields(s), " ")
+	}
+	cons, err := consent.Read(t, rec.ConsentID)
+	usable := err == nil && cons.Usable(now) && cons.ClientID == rec.ClientID
+	if u := p.Users.BySubject(rec.Subject); !usable || u == nil || u.Disabled {
+		if err != nil && !errors.Is(err, consent.ErrNotFound) {
+			return nil, nil, err
+		}
+		// The grant is over for good: drop the refresh token with the answer.
+		return nil, oauth.InvalidGrant("the consent behind the refresh token is no longer authorised"), token.RevokeRefresh(t, rt)
+	}
+	g := &userGrant{
+		clientID: rec.ClientID, subject: rec.Subject, consentID: rec.ConsentID, scope: scope, acr: rec.ACR,
+		thumbprint: rec.CertThumbprint, authTime: time.Unix(rec.AuthTime, 0),
+	}
+	if g.thumbprint == "" {
+		g.thumbprint = c.CertThumbprint
+	}
+	if cons.Expiration != nil {
+		g.until = cons.Expiration.Time
+	}
+	resp, _, err := p.issue(t, g, now, false, nil)
+	return resp, nil, err
+}

@@ -1,0 +1,37 @@
+package notifier
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"time"
+)
+
+// Callback POSTs JSON to a TPP's client notification endpoint with its Bearer
+// client_notification_token: the CIBA ping (§10.2) and push (§10.3) deliveries. It retries
+// on 5xx and timeouts until the context ends, never after a 4xx (CIBA: no retry after a
+// 401), and never follows a redirect.
+type Callback struct {
+	client *http.Client
+	// FirstBackoff is the wait before the first retry; it doubles up to MaxBackoff.
+	FirstBackoff, MaxBackoff time.Duration
+}
+
+// NewCallback makes the sender shared by every client.
+func NewCallback() *Callback {
+	return &Callback{client: noRedirectClient(), FirstBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second}
+}
+
+// Send delivers body to endpoint; the endpoint was checked at configuration (HTTPS unless
+// loopback).
+func (c *Callback) Send(ctx context.Context, endpoint, bearer string, body []byte) error {
+	return retrying(ctx, c.FirstBackoff, c.MaxBackoff, func() (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+		if err != nil {
+			return false, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		return send(c.client, req)
+	})
+}
