@@ -13,7 +13,7 @@ import (
 )
 
 // resolveHint finds the user the request names with exactly one hint (CIBA Core §7.1).
-// An unknown and a disabled user get the same answer.
+// A disabled user is refused up-front (403 access_denied), at the start as at redemption.
 func (p *Provider) resolveHint(c *clients.Client, params *ciba.Params) (*users.User, error) {
 	given := 0
 	for _, h := range []string{params.LoginHint, params.LoginHintToken, params.IDTokenHint} {
@@ -40,8 +40,11 @@ func (p *Provider) resolveHint(c *clients.Client, params *ciba.Params) (*users.U
 			return nil, err
 		}
 	}
-	if u == nil || u.Disabled {
+	switch {
+	case u == nil:
 		return nil, oauth.UnknownUserID()
+	case u.Disabled:
+		return nil, oauth.AccessDenied("the user may not authenticate")
 	}
 	return u, nil
 }
