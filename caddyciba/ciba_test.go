@@ -150,4 +150,3 @@ func approvedTokens(t *testing.T, hook *receiver, consentID string) response {
 	}
 	return tokens
 }
-
