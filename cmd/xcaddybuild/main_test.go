@@ -97,7 +97,7 @@ func TestXcaddyBuild(t *testing.T) {
 	caddyBin := filepath.Join(bin, "caddy")
 	// go mod download checked the cache against go.sum; the scratch module xcaddy makes
 	// cannot reach the checksum database with the proxy off.
-	run("../..", []string{"GOPROXY=https://proxy.golang.org,off"}, "go", "run", "./cmd/xcaddybuild", "-xcaddy", filepath.Join(bin, "xcaddy"), "-output", caddyBin)
+	run("../..", []string{"GOPROXY=https://proxy.golang.org|off"}, "go", "run", "./cmd/xcaddybuild", "-xcaddy", filepath.Join(bin, "xcaddy"), "-output", caddyBin)
 	modules := run(".", nil, caddyBin, "list-modules")
 	for _, id := range []string{"ciba", "http.handlers.ciba", "http.handlers.ciba_gate"} {
 		if !strings.Contains(modules, "\n"+id+"\n") {
