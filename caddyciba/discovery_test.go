@@ -24,11 +24,12 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 				t.Fatalf("discovery: %d %s", md.status, md.raw)
 			}
 			for k, want := range map[string]string{
-				"issuer":                 httpBase,
-				"jwks_uri":               httpBase + "/jwks",
-				"token_endpoint":         httpBase + "/token",
-				"revocation_endpoint":    httpBase + "/revoke",
-				"introspection_endpoint": httpBase + "/introspect",
+				"issuer":                              httpBase,
+				"jwks_uri":                            httpBase + "/jwks",
+				"token_endpoint":                      httpBase + "/token",
+				"revocation_endpoint":                 httpBase + "/revoke",
+				"introspection_endpoint":              httpBase + "/introspect",
+				"backchannel_authentication_endpoint": httpBase + "/bc-authorize",
 			} {
 				if got := md.str(k); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)
@@ -44,7 +45,12 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 			if !containsAll(md.body["id_token_signing_alg_values_supported"], tc.alg) {
 				t.Errorf("signing algs: %v", md.body["id_token_signing_alg_values_supported"])
 			}
-			if !containsAll(md.body["grant_types_supported"], string(token.ClientCredentials)) {
+			if !containsAll(md.body["backchannel_token_delivery_modes_supported"], "poll", "ping", "push") ||
+				!containsAll(md.body["backchannel_authentication_request_signing_alg_values_supported"], "PS256", "ES256") ||
+				md.body["backchannel_user_code_parameter_supported"] != true {
+				t.Errorf("CIBA metadata: %s", md.raw)
+			}
+			if !containsAll(md.body["grant_types_supported"], string(token.ClientCredentials), string(token.CIBA), string(token.RefreshToken)) {
 				t.Errorf("grant types: %v", md.body["grant_types_supported"])
 			}
 			if md.header.Get("X-Fapi-Interaction-Id") == "" {
