@@ -80,7 +80,7 @@ type App struct {
 	Notifiers []NotifierConfig `json:"notifiers,omitempty"`
 
 	provider *op.Provider
-	users    *users.Directory
+	users    *users.Live
 	channels []notifier.Channel
 	storeKey string
 	logger   *zap.Logger
@@ -130,11 +130,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	dir, err := users.Parse([]byte("[]"))
 	if a.Users != "" {
-		if a.users, err = users.LoadFile(a.Users); err != nil {
-			return err
-		}
+		dir, err = users.LoadFile(a.Users)
 	}
+	if err != nil {
+		return err
+	}
+	a.users = users.NewLive(dir)
 	alg, err := keys.ParseAlg(a.SigningAlg)
 	if err != nil {
 		return err
@@ -160,9 +163,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		PollInterval:    time.Duration(a.PollInterval),
 		BindingMessage:  bindingMessage,
 	}, st, ring, reg)
-	if a.users != nil {
-		a.provider.Users = a.users
-	}
+	a.provider.Users = a.users
 	a.provider.Channels = a.channels
 	a.provider.Log = ctx.Slogger()
 	return nil

@@ -41,6 +41,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"plain http notification endpoint", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t\tsecret s\n\t\t\tdelivery_mode ping\n\t\t\tnotification_endpoint http://tpp.example/cb\n\t\t}", "notification_endpoint must be an https URL"},
 		{"unknown delivery mode", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t\tsecret s\n\t\t\tdelivery_mode carrier_pigeon\n\t\t}", `delivery_mode "carrier_pigeon" is not poll, ping or push`},
 		{"client defined twice", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t\tsecret s\n\t\t}\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t\tsecret s\n\t\t}", `client "c1" is defined twice`},
+		{"bad binding message pattern", "issuer https://bank.example\n\t\tbinding_message_pattern \"[a-z\"", "binding_message_pattern: error parsing regexp"},
+		{"fapi with a push client", "issuer https://bank.example\n\t\tfapi\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t\tsecret s\n\t\t\tdelivery_mode push\n\t\t\tnotification_endpoint https://tpp.example/cb\n\t\t}", `client "c1": fapi does not allow push delivery`},
 		{"unknown notifier", "issuer https://bank.example\n\t\tnotifier pager", `unknown notifier channel "pager" (webhook or log), at Caddyfile:4`},
 		{"webhook over http", "issuer https://bank.example\n\t\tnotifier webhook http://push.bank.example/ciba {\n\t\t\tsecret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n\t\t}", "must be an https URL"},
 		{"webhook without secret", "issuer https://bank.example\n\t\tnotifier webhook https://push.bank.example/ciba", "needs a secret"},
@@ -66,6 +68,8 @@ func TestCaddyfileAdaptsEveryOption(t *testing.T) {
 		max_auth_req_ttl 5m
 		poll_interval    2s
 		access_token_ttl 15m
+		refresh_token_ttl 720h
+		binding_message_pattern "[0-9]{4}"
 		fapi
 		users            users.json
 		client_ca        ca.pem
@@ -77,6 +81,7 @@ func TestCaddyfileAdaptsEveryOption(t *testing.T) {
 			notification_endpoint https://tpp.example/cb
 			scopes                openid accounts
 			certificate_bound
+			user_code
 		}
 		notifier webhook https://push.bank.internal/ciba {
 			secret {env.NOTIFY_SECRET}
@@ -110,11 +115,12 @@ bank.example {
 	if app.Issuer != "https://bank.example" || app.MTLSBase != "https://mtls.bank.example" || !app.FAPI ||
 		app.SigningAlg != "ES256" || time.Duration(app.AuthReqTTL) != 90*time.Second || time.Duration(app.MaxAuthReqTTL) != 5*time.Minute ||
 		time.Duration(app.PollInterval) != 2*time.Second || time.Duration(app.AccessTokenTTL) != 15*time.Minute || app.Users != "users.json" ||
-		app.ClientCA != "ca.pem" || app.Storage != "/var/lib/caddyciba" {
+		app.ClientCA != "ca.pem" || app.Storage != "/var/lib/caddyciba" || time.Duration(app.RefreshTokenTTL) != 720*time.Hour ||
+		app.BindingMessagePattern != "[0-9]{4}" {
 		t.Errorf("app = %+v", app)
 	}
 	if c.ID != "tpp-1" || c.Name != "Budget Buddy" || c.Auth != "private_key_jwt" || c.JWKSFile != "tpp-1.jwks.json" ||
-		c.DeliveryMode != "ping" || c.NotificationEndpoint != "https://tpp.example/cb" || len(c.Scopes) != 2 || !c.CertificateBound {
+		c.DeliveryMode != "ping" || c.NotificationEndpoint != "https://tpp.example/cb" || len(c.Scopes) != 2 || !c.CertificateBound || !c.UserCode {
 		t.Errorf("client = %+v", c)
 	}
 	if len(app.Notifiers) != 2 || app.Notifiers[0].Secret != "{env.NOTIFY_SECRET}" || app.Notifiers[1].Channel != "log" {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddyciba/gateway/consent"
+	"github.com/caddyciba/gateway/internal/users"
 	"github.com/caddyciba/gateway/notifier"
 )
 
@@ -140,5 +141,24 @@ func TestConcurrentPollsMintOnce(t *testing.T) {
 		if answers["tokens"] != 1 || answers["tokens"]+answers["invalid_grant"]+answers["slow_down"] != 100 {
 			t.Fatalf("round %d: answers %v, want one token set", round, answers)
 		}
+	}
+}
+
+// TestDisabledUserAtRedemption: a user disabled between approval and the poll gets no
+// tokens (access_denied), and the request cannot be redeemed later.
+func TestDisabledUserAtRedemption(t *testing.T) {
+	hook := cibaGateway(t, "")
+	id, n := startBasic(t, hook)
+	approve(t, n)
+	disabled, err := users.Parse([]byte(`[{"subject":"sub-alice","login_hints":["alice@example.com"],"disabled":true,
+		"accounts":[{"AccountId":"acc-1"}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	activeApp(t).users.Swap(disabled)
+	errorOnly(t, pollBasic(t, basicID, basicSecret, id), 400, "access_denied")
+	time.Sleep(1100 * time.Millisecond)
+	if r := pollBasic(t, basicID, basicSecret, id); r.status == http.StatusOK {
+		t.Fatalf("a disabled user's request was redeemed: %s", r.raw)
 	}
 }
