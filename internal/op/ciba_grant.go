@@ -23,24 +23,13 @@ func (p *Provider) cibaGrant(c *clients.Authenticated, form url.Values) (*TokenR
 		return nil, oauth.InvalidRequest("auth_req_id is missing")
 	}
 	now := p.Now()
-	var resp *TokenResponse
-	var answer *oauth.Error
-	err := p.Store.Update(func(t store.Txn) error {
-		req, ans, err := ciba.Poll(t, id, c.Client.ID, now)
-		if err != nil || ans != nil {
-			resp, answer = nil, ans
-			return err
+	return p.issueInTxn(func(t store.Txn) (*TokenResponse, *oauth.Error, error) {
+		req, answer, err := ciba.Poll(t, id, c.Client.ID, now)
+		if err != nil || answer != nil {
+			return nil, answer, err
 		}
-		resp, answer, err = p.redeem(t, ciba.Key(id), req, c.CertThumbprint, now)
-		return err
+		return p.redeem(t, ciba.Key(id), req, c.CertThumbprint, now)
 	})
-	switch {
-	case err != nil:
-		return nil, oauth.ServerError("the token could not be issued")
-	case answer != nil:
-		return nil, answer
-	}
-	return resp, nil
 }
 
 // redeem mints the token set of an approved request, unless the user was disabled or the

@@ -12,6 +12,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/caddyciba/gateway/internal/oauth"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 )
@@ -75,6 +76,26 @@ func (p *Provider) issue(t store.Txn, g *userGrant, now time.Time, mintRefresh b
 		resp.IDToken = idt
 	}
 	return resp, minted, nil
+}
+
+// issueInTxn runs a grant in one transaction. The grant's OAuth answer (a refusal) still
+// commits what the transaction wrote, such as a poll's time or a revocation; a storage
+// error aborts it.
+func (p *Provider) issueInTxn(grant func(store.Txn) (*TokenResponse, *oauth.Error, error)) (*TokenResponse, error) {
+	var resp *TokenResponse
+	var answer *oauth.Error
+	err := p.Store.Update(func(t store.Txn) error {
+		var err error
+		resp, answer, err = grant(t)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, oauth.ServerError("the token could not be issued")
+	case answer != nil:
+		return nil, answer
+	}
+	return resp, nil
 }
 
 // Claims of the pushed ID token (CIBA Core §10.3.1).

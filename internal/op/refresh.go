@@ -22,20 +22,9 @@ func (p *Provider) refreshGrant(c *clients.Authenticated, form url.Values) (*Tok
 		return nil, oauth.InvalidRequest("refresh_token is missing")
 	}
 	now := p.Now()
-	var resp *TokenResponse
-	var answer *oauth.Error
-	err := p.Store.Update(func(t store.Txn) error {
-		var err error
-		resp, answer, err = p.refresh(t, rt, c, form, now)
-		return err
+	return p.issueInTxn(func(t store.Txn) (*TokenResponse, *oauth.Error, error) {
+		return p.refresh(t, rt, c, form, now)
 	})
-	switch {
-	case err != nil:
-		return nil, oauth.ServerError("the token could not be issued")
-	case answer != nil:
-		return nil, answer
-	}
-	return resp, nil
 }
 
 func (p *Provider) refresh(t store.Txn, rt string, c *clients.Authenticated, form url.Values, now time.Time) (*TokenResponse, *oauth.Error, error) {
