@@ -3,6 +3,7 @@
 package caddyciba
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -70,6 +71,7 @@ type App struct {
 	// binding_message required, certificate-bound tokens.
 	FAPI bool `json:"fapi,omitempty"`
 	// Users is the users file: a JSON array of users with their login hints and accounts.
+	// It is reloaded when it changes; a file that does not parse keeps the last good one.
 	Users string `json:"users,omitempty"`
 	// ClientCA is a PEM file of the CAs that issue certificates for tls_client_auth
 	// clients, for sites whose TLS layer only requests client certificates.
@@ -84,6 +86,8 @@ type App struct {
 	channels []notifier.Channel
 	storeKey string
 	logger   *zap.Logger
+	// stopWatch ends the users-file watcher of this config.
+	stopWatch context.CancelFunc
 }
 
 // CaddyModule returns the Caddy module information.
@@ -138,6 +142,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.users = users.NewLive(dir)
+	if a.Users != "" {
+		var watch context.Context
+		watch, a.stopWatch = context.WithCancel(context.Background())
+		go a.watchUsers(watch, a.Users, a.users)
+	}
 	alg, err := keys.ParseAlg(a.SigningAlg)
 	if err != nil {
 		return err
@@ -274,6 +283,9 @@ func (a *App) Stop() error { return nil }
 
 // Cleanup releases this config's hold on the shared store.
 func (a *App) Cleanup() error {
+	if a.stopWatch != nil {
+		a.stopWatch()
+	}
 	err := releaseStore(a.storeKey)
 	a.storeKey = ""
 	return err
