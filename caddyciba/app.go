@@ -134,12 +134,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	dir, err := users.Parse([]byte("[]"))
+	dir := users.Empty()
 	if a.Users != "" {
-		dir, err = users.LoadFile(a.Users)
-	}
-	if err != nil {
-		return err
+		if dir, err = users.LoadFile(a.Users); err != nil {
+			return err
+		}
 	}
 	a.users = users.NewLive(dir)
 	if a.Users != "" {

@@ -93,7 +93,8 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 		if err := ciba.Save(t, key, req); err != nil {
 			return err
 		}
-		link, err = ciba.NewDevice(t, key, req.ExpiresAt)
+		made, err := ciba.NewDevice(t, key, req.ExpiresAt)
+		link = made
 		return err
 	})
 	if errors.Is(err, ciba.ErrConsentBusy) {

@@ -16,9 +16,9 @@ type Decision struct {
 	Accounts []string
 }
 
-// Errors of a decision besides ciba's ErrBadDeviceToken, ErrDecided and ErrExpired.
+// Errors of a decision besides ciba's ErrBadDeviceToken, ErrDecided and ErrExpired, and
+// consent's ErrNoAccounts and ErrDuplicateAccount.
 var (
-	ErrNoAccounts      = errors.New("choose at least one account")
 	ErrForeignAccount  = errors.New("an account is not one of the user's")
 	ErrUserDisabled    = errors.New("the user may not authenticate")
 	ErrConsentUnusable = errors.New("the consent can no longer be authorised")
@@ -52,8 +52,6 @@ func (p *Provider) Decide(deviceID, deviceToken string, d Decision) error {
 			return c.Reject(now)
 		})
 		switch {
-		case errors.Is(err, consent.ErrNoAccounts), errors.Is(err, consent.ErrDuplicateAccount):
-			return ErrNoAccounts
 		case errors.Is(err, consent.ErrNotFound), errors.Is(err, consent.ErrNotAwaiting), errors.Is(err, consent.ErrExpired):
 			return ErrConsentUnusable
 		case err != nil:
@@ -81,14 +79,12 @@ func (p *Provider) Decide(deviceID, deviceToken string, d Decision) error {
 	return nil
 }
 
-// checkChoice: the user is still enabled and the accounts are theirs.
+// checkChoice: the user is still enabled and the accounts are theirs (how many, and
+// duplicates, are the consent's rules: consent.Authorise).
 func (p *Provider) checkChoice(subject string, accounts []string) error {
 	u := p.Users.BySubject(subject)
 	if u == nil || u.Disabled {
 		return ErrUserDisabled
-	}
-	if len(accounts) == 0 {
-		return ErrNoAccounts
 	}
 	for _, a := range accounts {
 		if !u.HasAccount(a) {

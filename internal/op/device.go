@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/oauth"
 )
@@ -75,7 +76,7 @@ func decisionError(err error) error {
 		return &oauth.Error{Code: "consent_unusable", Description: err.Error(), Status: http.StatusConflict}
 	case errors.Is(err, ErrUserDisabled):
 		return oauth.AccessDenied(err.Error())
-	case errors.Is(err, ErrNoAccounts), errors.Is(err, ErrForeignAccount):
+	case errors.Is(err, consent.ErrNoAccounts), errors.Is(err, consent.ErrDuplicateAccount), errors.Is(err, ErrForeignAccount):
 		return oauth.InvalidRequest(err.Error())
 	}
 	return oauth.ServerError("the decision could not be stored")

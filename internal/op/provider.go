@@ -82,7 +82,7 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 		cfg.BindingMessage = DefaultBindingMessage
 	}
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
-	p.Users, _ = users.Parse([]byte("[]"))
+	p.Users = users.Empty()
 	p.callback = notifier.NewCallback()
 	p.background, p.cancel = context.WithCancel(context.Background())
 	// A client assertion may name the issuer or the endpoint it is sent to (CIBA §7.1).

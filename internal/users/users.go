@@ -106,7 +106,7 @@ func Parse(buf []byte) (*Directory, error) {
 	if dec.More() {
 		return nil, errors.New("trailing data after the users array")
 	}
-	d := &Directory{bySubject: map[string]*User{}, byHint: map[string]*User{}}
+	d := Empty()
 	for i, u := range list {
 		if err := d.add(u); err != nil {
 			return nil, fmt.Errorf("user %d: %w", i, err)
@@ -146,6 +146,11 @@ func (d *Directory) add(u *User) error {
 	}
 	d.bySubject[u.Subject] = u
 	return nil
+}
+
+// Empty is a directory without users: every hint is unknown.
+func Empty() *Directory {
+	return &Directory{bySubject: map[string]*User{}, byHint: map[string]*User{}}
 }
 
 // ByHint returns the user a login hint names, or nil.
