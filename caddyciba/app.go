@@ -67,6 +67,10 @@ type App struct {
 	// full; others get invalid_binding_message. Default: 1 to 64 characters of letters,
 	// digits, space and .,:;!?#+/_()@&%='*-
 	BindingMessagePattern string `json:"binding_message_pattern,omitempty"`
+	// PasswordAttempts is how many wrong passwords in a row on the approval page lock the
+	// user's password, for PasswordLockout. Defaults 5 and 15m.
+	PasswordAttempts int            `json:"password_attempts,omitempty"`
+	PasswordLockout  caddy.Duration `json:"password_lockout,omitempty"`
 	// FAPI turns on the FAPI-CIBA profile: signed requests only, PS256/ES256 only, no push,
 	// binding_message required, certificate-bound tokens.
 	FAPI bool `json:"fapi,omitempty"`
@@ -170,6 +174,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MaxAuthReqTTL:   time.Duration(a.MaxAuthReqTTL),
 		PollInterval:    time.Duration(a.PollInterval),
 		BindingMessage:  bindingMessage,
+		Lockout:         users.Lockout{Attempts: a.PasswordAttempts, Duration: time.Duration(a.PasswordLockout)},
 	}, st, ring, reg)
 	a.provider.Users = a.users
 	a.provider.Channels = a.channels
@@ -217,7 +222,8 @@ func (a *App) Validate() error {
 	if a.FAPI && a.SigningAlg == "EdDSA" {
 		return errors.New("ciba: fapi allows signing_alg PS256 or ES256 only")
 	}
-	if a.AuthReqTTL < 0 || a.MaxAuthReqTTL < 0 || a.PollInterval < 0 || a.AccessTokenTTL < 0 || a.RefreshTokenTTL < 0 {
+	if a.AuthReqTTL < 0 || a.MaxAuthReqTTL < 0 || a.PollInterval < 0 || a.AccessTokenTTL < 0 || a.RefreshTokenTTL < 0 ||
+		a.PasswordLockout < 0 || a.PasswordAttempts < 0 {
 		return errors.New("ciba: durations must be positive")
 	}
 	if a.MaxAuthReqTTL != 0 && a.AuthReqTTL > a.MaxAuthReqTTL {

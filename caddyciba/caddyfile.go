@@ -2,6 +2,7 @@ package caddyciba
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -101,6 +102,10 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 		return durationArg(d, &a.RefreshTokenTTL)
 	case "binding_message_pattern":
 		return oneArg(d, &a.BindingMessagePattern)
+	case "password_attempts":
+		return intArg(d, &a.PasswordAttempts)
+	case "password_lockout":
+		return durationArg(d, &a.PasswordLockout)
 	case "fapi":
 		if d.NextArg() {
 			return d.ArgErr()
@@ -186,7 +191,7 @@ func unmarshalClient(d *caddyfile.Dispenser) (ClientConfig, error) {
 func unmarshalNotifier(d *caddyfile.Dispenser) (NotifierConfig, error) {
 	var n NotifierConfig
 	if !d.NextArg() {
-		return n, d.Err("notifier needs a channel: webhook or log")
+		return n, d.Err("notifier needs a channel: webhook, smtp or log")
 	}
 	n.Channel = d.Val()
 	file, line := d.File(), d.Line()
@@ -194,6 +199,10 @@ func unmarshalNotifier(d *caddyfile.Dispenser) (NotifierConfig, error) {
 	case "webhook":
 		if !d.Args(&n.URL) || d.NextArg() {
 			return n, d.Err("notifier webhook needs exactly one URL")
+		}
+	case "smtp":
+		if !d.Args(&n.Address) || d.NextArg() {
+			return n, d.Err("notifier smtp needs exactly one host:port")
 		}
 	case "log":
 		for d.NextArg() {
@@ -203,12 +212,19 @@ func unmarshalNotifier(d *caddyfile.Dispenser) (NotifierConfig, error) {
 			n.ShowLinks = true
 		}
 	default:
-		return n, d.Errf("unknown notifier channel %q (webhook or log)", n.Channel)
+		return n, d.Errf("unknown notifier channel %q (webhook, smtp or log)", n.Channel)
+	}
+	smtpOptions := map[string]*string{
+		"security": &n.Security, "username": &n.Username, "password": &n.Password, "from": &n.From, "ca_file": &n.CAFile,
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch opt := d.Val(); {
 		case opt == "secret" && n.Channel == "webhook":
 			if err := oneArg(d, &n.Secret); err != nil {
+				return n, err
+			}
+		case smtpOptions[opt] != nil && n.Channel == "smtp":
+			if err := oneArg(d, smtpOptions[opt]); err != nil {
 				return n, err
 			}
 		case opt == "show_links" && n.Channel == "log":
@@ -245,6 +261,20 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 		return d.Errf("%s: %q is not a positive duration", name, s)
 	}
 	*dst = caddy.Duration(v)
+	return nil
+}
+
+func intArg(d *caddyfile.Dispenser, dst *int) error {
+	name := d.Val()
+	var s string
+	if !d.Args(&s) || d.NextArg() {
+		return d.ArgErr()
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v <= 0 {
+		return d.Errf("%s: %q is not a positive number", name, s)
+	}
+	*dst = v
 	return nil
 }
 

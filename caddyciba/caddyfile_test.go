@@ -42,8 +42,12 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"unknown delivery mode", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t\tsecret s\n\t\t\tdelivery_mode carrier_pigeon\n\t\t}", `delivery_mode "carrier_pigeon" is not poll, ping or push`},
 		{"client defined twice", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t\tsecret s\n\t\t}\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t\tsecret s\n\t\t}", `client "c1" is defined twice`},
 		{"bad binding message pattern", "issuer https://bank.example\n\t\tbinding_message_pattern \"[a-z\"", "binding_message_pattern: error parsing regexp"},
+		{"zero password attempts", "issuer https://bank.example\n\t\tpassword_attempts 0", "password_attempts: \"0\" is not a positive number"},
 		{"fapi with a push client", "issuer https://bank.example\n\t\tfapi\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t\tsecret s\n\t\t\tdelivery_mode push\n\t\t\tnotification_endpoint https://tpp.example/cb\n\t\t}", `client "c1": fapi does not allow push delivery`},
-		{"unknown notifier", "issuer https://bank.example\n\t\tnotifier pager", `unknown notifier channel "pager" (webhook or log), at Caddyfile:4`},
+		{"unknown notifier", "issuer https://bank.example\n\t\tnotifier pager", `unknown notifier channel "pager" (webhook, smtp or log), at Caddyfile:4`},
+		{"smtp in clear to a remote relay", "issuer https://bank.example\n\t\tnotifier smtp mail.bank.example:25 {\n\t\t\tsecurity none\n\t\t\tfrom bank@bank.example\n\t\t}", "security none is allowed only to a loopback relay"},
+		{"smtp without from", "issuer https://bank.example\n\t\tnotifier smtp mail.bank.example:587", `smtp from ""`},
+		{"smtp username alone", "issuer https://bank.example\n\t\tnotifier smtp mail.bank.example:587 {\n\t\t\tfrom bank@bank.example\n\t\t\tusername u\n\t\t}", "username and password go together"},
 		{"webhook over http", "issuer https://bank.example\n\t\tnotifier webhook http://push.bank.example/ciba {\n\t\t\tsecret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n\t\t}", "must be an https URL"},
 		{"webhook without secret", "issuer https://bank.example\n\t\tnotifier webhook https://push.bank.example/ciba", "needs a secret"},
 		{"webhook secret not whsec", "issuer https://bank.example\n\t\tnotifier webhook https://push.bank.example/ciba {\n\t\t\tsecret hunter2\n\t\t}", "whsec_<base64>"},
@@ -70,6 +74,8 @@ func TestCaddyfileAdaptsEveryOption(t *testing.T) {
 		access_token_ttl 15m
 		refresh_token_ttl 720h
 		binding_message_pattern "[0-9]{4}"
+		password_attempts 3
+		password_lockout 30m
 		fapi
 		users            users.json
 		client_ca        ca.pem
@@ -85,6 +91,13 @@ func TestCaddyfileAdaptsEveryOption(t *testing.T) {
 		}
 		notifier webhook https://push.bank.internal/ciba {
 			secret {env.NOTIFY_SECRET}
+		}
+		notifier smtp mail.bank.internal:465 {
+			security tls
+			username ciba
+			password {env.SMTP_PASSWORD}
+			from     "Bank <no-reply@bank.example>"
+			ca_file  relay-ca.pem
 		}
 		notifier log
 	}
@@ -116,14 +129,17 @@ bank.example {
 		app.SigningAlg != "ES256" || time.Duration(app.AuthReqTTL) != 90*time.Second || time.Duration(app.MaxAuthReqTTL) != 5*time.Minute ||
 		time.Duration(app.PollInterval) != 2*time.Second || time.Duration(app.AccessTokenTTL) != 15*time.Minute || app.Users != "users.json" ||
 		app.ClientCA != "ca.pem" || app.Storage != "/var/lib/caddyciba" || time.Duration(app.RefreshTokenTTL) != 720*time.Hour ||
-		app.BindingMessagePattern != "[0-9]{4}" {
+		app.BindingMessagePattern != "[0-9]{4}" || app.PasswordAttempts != 3 || time.Duration(app.PasswordLockout) != 30*time.Minute {
 		t.Errorf("app = %+v", app)
 	}
 	if c.ID != "tpp-1" || c.Name != "Budget Buddy" || c.Auth != "private_key_jwt" || c.JWKSFile != "tpp-1.jwks.json" ||
 		c.DeliveryMode != "ping" || c.NotificationEndpoint != "https://tpp.example/cb" || len(c.Scopes) != 2 || !c.CertificateBound || !c.UserCode {
 		t.Errorf("client = %+v", c)
 	}
-	if len(app.Notifiers) != 2 || app.Notifiers[0].Secret != "{env.NOTIFY_SECRET}" || app.Notifiers[1].Channel != "log" {
+	mail := app.Notifiers[1]
+	if len(app.Notifiers) != 3 || app.Notifiers[0].Secret != "{env.NOTIFY_SECRET}" || app.Notifiers[2].Channel != "log" ||
+		mail.Channel != "smtp" || mail.Address != "mail.bank.internal:465" || mail.Security != "tls" || mail.Username != "ciba" ||
+		mail.Password != "{env.SMTP_PASSWORD}" || mail.From != "Bank <no-reply@bank.example>" || mail.CAFile != "relay-ca.pem" {
 		t.Errorf("notifiers = %+v", app.Notifiers)
 	}
 	for _, want := range []string{`"accounts_header":"X-Accts"`, `"pass_authorization":true`, `"subject_header":"X-User"`} {

@@ -1,9 +1,12 @@
 package caddyciba
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -21,6 +24,20 @@ type NotifierConfig struct {
 	// Secret signs webhook bodies the Standard Webhooks way; written whsec_<base64>.
 	// Placeholders such as {env.NOTIFY_SECRET} are expanded at start.
 	Secret string `json:"secret,omitempty"`
+	// Address is the smtp relay, host:port.
+	Address string `json:"address,omitempty"`
+	// Security is how the smtp channel protects the connection: starttls (default), tls
+	// (implicit TLS, usually port 465) or none (a loopback relay only).
+	Security string `json:"security,omitempty"`
+	// Username and Password authenticate to the relay (AUTH PLAIN, over TLS). The password
+	// may be a placeholder such as {env.SMTP_PASSWORD}.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// From is the sender of the mails, such as "Bank <no-reply@bank.example>".
+	From string `json:"from,omitempty"`
+	// CAFile holds the PEM roots that verify the relay's certificate; the system roots
+	// when empty.
+	CAFile string `json:"ca_file,omitempty"`
 	// ShowLinks makes the log channel print device links. For local demos only: a device
 	// link lets whoever reads the log approve the request.
 	ShowLinks bool `json:"show_links,omitempty"`
@@ -41,14 +58,22 @@ func (nc *NotifierConfig) validate() error {
 				return fmt.Errorf("notifier webhook %s: %v", nc.URL, err)
 			}
 		}
+	case "smtp":
+		if err := nc.smtp().Check(); err != nil {
+			return fmt.Errorf("notifier %w", err)
+		}
 	case "log":
 		if nc.URL != "" || nc.Secret != "" {
 			return fmt.Errorf("notifier log takes no url or secret")
 		}
 	default:
-		return fmt.Errorf("unknown notifier channel %q (webhook or log)", nc.Channel)
+		return fmt.Errorf("unknown notifier channel %q (webhook, smtp or log)", nc.Channel)
 	}
 	return nil
+}
+
+func (nc *NotifierConfig) smtp() *notifier.SMTP {
+	return &notifier.SMTP{Address: nc.Address, Security: nc.Security, Username: nc.Username, Password: nc.Password, From: nc.From}
 }
 
 // build makes the channel, expanding placeholders in the secret.
@@ -60,6 +85,21 @@ func (nc *NotifierConfig) build(repl *caddy.Replacer, logger *slog.Logger) (noti
 			return nil, fmt.Errorf("ciba: notifier webhook %s: %w", nc.URL, err)
 		}
 		return w, nil
+	case "smtp":
+		s := nc.smtp()
+		s.Password = repl.ReplaceAll(nc.Password, "")
+		if nc.CAFile != "" {
+			pem, err := os.ReadFile(nc.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("ciba: notifier smtp ca_file: %w", err)
+			}
+			roots := x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("ciba: notifier smtp ca_file %s holds no PEM certificate", nc.CAFile)
+			}
+			s.TLSConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		}
+		return s, nil
 	case "log":
 		return &notifier.Log{Logger: logger, ShowLinks: nc.ShowLinks}, nil
 	}

@@ -8,9 +8,11 @@ import (
 // Notification is what the user's authentication device receives for one backchannel
 // request. It carries the one-time device token, so it must never be logged whole.
 type Notification struct {
-	ID             string         `json:"id"`
-	Subject        string         `json:"subject"`
-	LoginHint      string         `json:"login_hint"`
+	ID        string `json:"id"`
+	Subject   string `json:"subject"`
+	LoginHint string `json:"login_hint"`
+	// Email is the user's mail address, for the smtp channel; empty when unknown.
+	Email          string         `json:"email,omitempty"`
 	ClientID       string         `json:"client_id"`
 	ClientName     string         `json:"client_name"`
 	BindingMessage string         `json:"binding_message,omitempty"`

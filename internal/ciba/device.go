@@ -14,8 +14,11 @@ import (
 )
 
 // A device link is how the user's authentication device reaches one request:
-// /ciba/device/{id} with a one-time 256-bit token. The store keeps the token's hash and
-// the request's key, never the auth_req_id, so the device side cannot redeem tokens.
+// /ciba/device/{id} with two one-time 256-bit tokens. The app token goes to the bank's own
+// app (the webhook), which authenticates the user itself; the page token rides in the
+// link's fragment to a browser, and an approval with it must carry the user's password.
+// The store keeps both hashes and the request's key, never the auth_req_id, so the
+// device side cannot redeem tokens.
 
 // Errors of the device side; the decision API maps them to 401, 409 and 410.
 var (
@@ -28,13 +31,26 @@ var (
 type Device struct {
 	RequestKey string `json:"req"`
 	TokenHash  []byte `json:"th"`
+	PageHash   []byte `json:"ph"`
 }
 
 // DeviceLink is what the notifier hands to the user's device.
 type DeviceLink struct {
-	ID    string
+	ID string
+	// Token is the bank app's bearer token for the decision API.
 	Token string
+	// PageToken is the approval page's, carried in the link's fragment.
+	PageToken string
 }
+
+// Holder tells which of the link's tokens opened it.
+type Holder int
+
+// The holders of a device link.
+const (
+	App Holder = iota
+	Page
+)
 
 func deviceKey(id string) string { return "dev/" + id }
 
@@ -45,51 +61,79 @@ func NewDevice(t store.Txn, requestKey string, expiresAt time.Time) (DeviceLink,
 	if _, err := rand.Read(idBytes[:]); err != nil {
 		return DeviceLink{}, err
 	}
-	tok, err := token.New()
+	appToken, err := token.New()
 	if err != nil {
 		return DeviceLink{}, err
 	}
-	link := DeviceLink{ID: base64.RawURLEncoding.EncodeToString(idBytes[:]), Token: tok}
-	sum := sha256.Sum256([]byte(tok))
-	buf, err := json.Marshal(&Device{RequestKey: requestKey, TokenHash: sum[:]})
+	pageToken, err := token.New()
+	if err != nil {
+		return DeviceLink{}, err
+	}
+	link := DeviceLink{ID: base64.RawURLEncoding.EncodeToString(idBytes[:]), Token: appToken, PageToken: pageToken}
+	appSum, pageSum := sha256.Sum256([]byte(appToken)), sha256.Sum256([]byte(pageToken))
+	buf, err := json.Marshal(&Device{RequestKey: requestKey, TokenHash: appSum[:], PageHash: pageSum[:]})
 	if err != nil {
 		return DeviceLink{}, err
 	}
 	return link, t.Put(deviceKey(link.ID), buf, max(time.Until(expiresAt)+Tombstone, time.Second))
 }
 
-// OpenDevice checks the link's token in constant time and returns the request behind it
-// with its key. An unknown id and a wrong token are the same error.
-func OpenDevice(t store.Reader, id, tok string) (*Request, string, error) {
+// Opened is a device link whose token matched.
+type Opened struct {
+	Request *Request
+	Key     string
+	Holder  Holder
+}
+
+// OpenDevice checks a token of the link in constant time and returns the request behind
+// it. An unknown id and a wrong token are the same error.
+func OpenDevice(t store.Reader, id, tok string) (*Opened, error) {
 	buf, err := t.Get(deviceKey(id))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", ErrBadDeviceToken
+		return nil, ErrBadDeviceToken
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	var d Device
 	if err := json.Unmarshal(buf, &d); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	sum := sha256.Sum256([]byte(tok))
-	if subtle.ConstantTimeCompare(sum[:], d.TokenHash) != 1 {
-		return nil, "", ErrBadDeviceToken
+	app := subtle.ConstantTimeCompare(sum[:], d.TokenHash)
+	page := subtle.ConstantTimeCompare(sum[:], d.PageHash)
+	if app|page != 1 {
+		return nil, ErrBadDeviceToken
 	}
 	r, err := Load(t, d.RequestKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", ErrExpired
+		return nil, ErrExpired
 	}
-	return r, d.RequestKey, err
+	if err != nil {
+		return nil, err
+	}
+	o := &Opened{Request: r, Key: d.RequestKey, Holder: App}
+	if page == 1 {
+		o.Holder = Page
+	}
+	return o, nil
 }
 
-// Decide records the user's decision on the request under key, once, before expiry.
-func Decide(t store.Txn, key string, r *Request, approve bool, now time.Time) error {
+// Answerable tells whether the request still awaits the user's decision.
+func (r *Request) Answerable(now time.Time) error {
 	switch {
 	case r.State != Pending:
 		return ErrDecided
 	case !now.Before(r.ExpiresAt):
 		return ErrExpired
+	}
+	return nil
+}
+
+// Decide records the user's decision on the request under key, once, before expiry.
+func Decide(t store.Txn, key string, r *Request, approve bool, now time.Time) error {
+	if err := r.Answerable(now); err != nil {
+		return err
 	}
 	r.State, r.DecidedAt = Denied, now
 	if approve {

@@ -2,6 +2,8 @@ package op
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
@@ -14,6 +16,9 @@ type Decision struct {
 	Approve bool
 	// Accounts are the AccountIds the user chose; at least one, all their own, to approve.
 	Accounts []string
+	// Password is what the user typed on the approval page; an approval through the page
+	// token needs it when the user has one.
+	Password string
 }
 
 // Errors of a decision besides ciba's ErrBadDeviceToken, ErrDecided and ErrExpired, and
@@ -22,7 +27,25 @@ var (
 	ErrForeignAccount  = errors.New("an account is not one of the user's")
 	ErrUserDisabled    = errors.New("the user may not authenticate")
 	ErrConsentUnusable = errors.New("the consent can no longer be authorised")
+	ErrPasswordNeeded  = errors.New("the user's password is required")
 )
+
+// WrongPasswordError is a wrong password on the approval page.
+type WrongPasswordError struct{ Left int }
+
+func (e *WrongPasswordError) Error() string {
+	if e.Left == 0 {
+		return "wrong password; the password is now locked for a while"
+	}
+	return fmt.Sprintf("wrong password; %d tries left", e.Left)
+}
+
+// PasswordLockedError refuses any password until Until.
+type PasswordLockedError struct{ Until time.Time }
+
+func (e *PasswordLockedError) Error() string {
+	return "too many wrong passwords; try again after " + e.Until.UTC().Format("15:04 UTC")
+}
 
 // Decide applies the user's decision to the request behind a device link, in one
 // transaction with the consent: approval authorises it with the chosen accounts, denial
@@ -30,13 +53,19 @@ var (
 // clients are told afterwards.
 func (p *Provider) Decide(deviceID, deviceToken string, d Decision) error {
 	now := p.Now()
+	if d.Approve {
+		if err := p.checkPassword(deviceID, deviceToken, d.Password, now); err != nil {
+			return err
+		}
+	}
 	var req *ciba.Request
 	var tokens *TokenResponse
 	err := p.Store.Update(func(t store.Txn) error {
-		r, key, err := ciba.OpenDevice(t, deviceID, deviceToken)
+		o, err := ciba.OpenDevice(t, deviceID, deviceToken)
 		if err != nil {
 			return err
 		}
+		r, key := o.Request, o.Key
 		if d.Approve {
 			if err := p.checkChoice(r.Subject, d.Accounts); err != nil {
 				return err
@@ -77,6 +106,42 @@ func (p *Provider) Decide(deviceID, deviceToken string, d Decision) error {
 		p.deliverResult(req, tokens)
 	}
 	return nil
+}
+
+// checkPassword asks an approval through the page token for the user's password, when
+// the user has one; bcrypt runs outside any transaction. The bank's app (the app token)
+// authenticates the user itself.
+func (p *Provider) checkPassword(deviceID, deviceToken, password string, now time.Time) error {
+	o, err := ciba.OpenDevice(p.Store, deviceID, deviceToken)
+	if err != nil {
+		return err
+	}
+	if err := o.Request.Answerable(now); err != nil || o.Holder == ciba.App {
+		return err
+	}
+	u := p.Users.BySubject(o.Request.Subject)
+	switch {
+	case u == nil || u.Disabled:
+		return ErrUserDisabled
+	case u.PasswordHash == "":
+		return nil
+	}
+	until, err := p.Lockout.LockedUntil(p.Store, u.Subject, now)
+	switch {
+	case err != nil:
+		return err
+	case !until.IsZero():
+		return &PasswordLockedError{Until: until}
+	case password == "":
+		return ErrPasswordNeeded
+	case u.CheckPassword(password):
+		return p.Lockout.Clear(p.Store, u.Subject)
+	}
+	left, err := p.Lockout.Fail(p.Store, u.Subject, now)
+	if err != nil {
+		return err
+	}
+	return &WrongPasswordError{Left: left}
 }
 
 // checkChoice: the user is still enabled and the accounts are theirs (how many, and

@@ -10,22 +10,45 @@ import (
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/oauth"
+	"github.com/caddyciba/gateway/internal/op/devicepage"
 )
 
-// ServeDevice answers /ciba/device/{id}: POST is the decision API a bank's app calls with
-// the device token as its Bearer token.
+// ServeDevice answers /ciba/device/{id}. A plain GET is the approval page; with a Bearer
+// device token, GET is the request the user decides on and POST the decision.
 func (p *Provider) ServeDevice(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, PathDevice)
 	if id == "" || strings.Contains(id, "/") {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		oauth.WriteError(w, &oauth.Error{Code: "invalid_request", Description: "use POST", Status: http.StatusMethodNotAllowed})
+	tok, hasToken := BearerToken(r)
+	switch {
+	case r.Method == http.MethodPost:
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && !hasToken && r.Header.Get("Authorization") == "":
+		servePage(w)
+		return
+	case r.Method == http.MethodGet:
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		oauth.WriteError(w, &oauth.Error{Code: "invalid_request", Description: "use GET or POST", Status: http.StatusMethodNotAllowed})
 		return
 	}
-	if err := p.decision(r, id); err != nil {
+	// The page calls with a header no other site can set without a preflight we never
+	// answer; a browser that says the call is cross-site is refused outright.
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		oauth.WriteError(w, oauth.AccessDenied("cross-site calls are refused"))
+		return
+	}
+	if !hasToken {
+		oauth.WriteError(w, deviceTokenRefused())
+		return
+	}
+	if r.Method == http.MethodGet {
+		view, err := p.DeviceView(id, tok)
+		writeAnswer(w, view, decisionError(err))
+		return
+	}
+	if err := p.decision(r, id, tok); err != nil {
 		oauth.WriteError(w, err)
 		return
 	}
@@ -33,19 +56,30 @@ func (p *Provider) ServeDevice(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// servePage writes the approval page with headers that keep it from being framed, cached
+// or leaking its address.
+func servePage(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", devicepage.CSP)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	_, _ = w.Write(devicepage.HTML)
+}
+
 // decisionBody is the decision API's JSON body.
 type decisionBody struct {
 	Decision string   `json:"decision"`
 	Accounts []string `json:"accounts"`
+	Password string   `json:"password"`
 }
 
 const maxDecisionBody = 64 << 10
 
-func (p *Provider) decision(r *http.Request, id string) error {
-	tok, ok := BearerToken(r)
-	if !ok {
-		return deviceTokenRefused()
-	}
+func (p *Provider) decision(r *http.Request, id, tok string) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		return &oauth.Error{Code: "invalid_request", Description: "the body must be application/json", Status: http.StatusUnsupportedMediaType}
 	}
@@ -57,12 +91,15 @@ func (p *Provider) decision(r *http.Request, id string) error {
 	if body.Decision != "approve" && body.Decision != "deny" {
 		return oauth.InvalidRequest(`decision must be "approve" or "deny"`)
 	}
-	return decisionError(p.Decide(id, tok, Decision{Approve: body.Decision == "approve", Accounts: body.Accounts}))
+	d := Decision{Approve: body.Decision == "approve", Accounts: body.Accounts, Password: body.Password}
+	return decisionError(p.Decide(id, tok, d))
 }
 
-// decisionError maps a decision's outcome to the decision API's answer: 401 for a bad
-// link or token, 409 once decided, 410 after expiry.
+// decisionError maps a device-side outcome to its answer: 401 for a bad link or token,
+// 409 once decided, 410 after expiry.
 func decisionError(err error) error {
+	var wrong *WrongPasswordError
+	var locked *PasswordLockedError
 	switch {
 	case err == nil:
 		return nil
@@ -76,6 +113,12 @@ func decisionError(err error) error {
 		return &oauth.Error{Code: "consent_unusable", Description: err.Error(), Status: http.StatusConflict}
 	case errors.Is(err, ErrUserDisabled):
 		return oauth.AccessDenied(err.Error())
+	case errors.Is(err, ErrPasswordNeeded):
+		return &oauth.Error{Code: "password_required", Description: err.Error(), Status: http.StatusBadRequest}
+	case errors.As(err, &wrong):
+		return &oauth.Error{Code: "wrong_password", Description: err.Error(), Status: http.StatusForbidden}
+	case errors.As(err, &locked):
+		return &oauth.Error{Code: "password_locked", Description: err.Error(), Status: http.StatusTooManyRequests}
 	case errors.Is(err, consent.ErrNoAccounts), errors.Is(err, consent.ErrDuplicateAccount), errors.Is(err, ErrForeignAccount):
 		return oauth.InvalidRequest(err.Error())
 	}

@@ -40,6 +40,8 @@ type Config struct {
 	AuthReqTTL, MaxAuthReqTTL, PollInterval time.Duration
 	// BindingMessage is the pattern a binding_message must match in full.
 	BindingMessage *regexp.Regexp
+	// Lockout bounds wrong passwords on the approval page.
+	Lockout users.Lockout
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
@@ -80,6 +82,12 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	cfg.MTLSBase = strings.TrimSuffix(cfg.MTLSBase, "/")
 	if cfg.BindingMessage == nil {
 		cfg.BindingMessage = DefaultBindingMessage
+	}
+	if cfg.Lockout.Attempts <= 0 {
+		cfg.Lockout.Attempts = users.DefaultLockoutAttempts
+	}
+	if cfg.Lockout.Duration <= 0 {
+		cfg.Lockout.Duration = users.DefaultLockoutDuration
 	}
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	p.Users = users.Empty()

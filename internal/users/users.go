@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"strings"
 
@@ -38,9 +39,12 @@ func (a Account) MarshalJSON() ([]byte, error) { return json.Marshal(a.Fields) }
 
 // User is one entry of the users file.
 type User struct {
-	Subject      string    `json:"subject"`
-	LoginHints   []string  `json:"login_hints"`
-	Name         string    `json:"name,omitempty"`
+	Subject    string   `json:"subject"`
+	LoginHints []string `json:"login_hints"`
+	Name       string   `json:"name,omitempty"`
+	// Email is where the smtp channel mails the device link; when empty, the first login
+	// hint that is a mail address.
+	Email        string    `json:"email,omitempty"`
 	PasswordHash string    `json:"password_hash,omitempty"`
 	Disabled     bool      `json:"disabled,omitempty"`
 	Accounts     []Account `json:"accounts"`
@@ -53,6 +57,19 @@ func (u *User) CheckPassword(password string) bool {
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil
+}
+
+// MailAddress is where the user's mail goes, or "".
+func (u *User) MailAddress() string {
+	if u.Email != "" {
+		return u.Email
+	}
+	for _, h := range u.LoginHints {
+		if a, err := mail.ParseAddress(h); err == nil && a.Address == h {
+			return h
+		}
+	}
+	return ""
 }
 
 // HasAccount tells whether the account is one of the user's.
@@ -127,6 +144,11 @@ func (d *Directory) add(u *User) error {
 	}
 	if u.PasswordHash != "" && !strings.HasPrefix(u.PasswordHash, "$2") {
 		return fmt.Errorf("subject %q: password_hash must be a bcrypt hash", u.Subject)
+	}
+	if u.Email != "" {
+		if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email {
+			return fmt.Errorf("subject %q: email %q is not a bare mail address", u.Subject, u.Email)
+		}
 	}
 	seen := map[string]bool{}
 	for _, a := range u.Accounts {

@@ -42,6 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{"account without id", `[{"subject":"x","login_hints":["a"],"accounts":[{"Nickname":"n"}]}]`, "unique"},
 		{"trailing data", `[] []`, "trailing data"},
 		{"null user", `[null]`, "subject is required"},
+		{"display name as email", `[{"subject":"x","login_hints":["a"],"email":"Alice <a@example.com>"}]`, "not a bare mail address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := Parse([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -1,0 +1,103 @@
+package op
+
+import (
+	"strings"
+	"time"
+
+	"github.com/caddyciba/gateway/consent"
+	"github.com/caddyciba/gateway/internal/ciba"
+	"github.com/caddyciba/gateway/internal/users"
+)
+
+// DeviceView is what the user decides on, as the approval page and a bank's app read it.
+type DeviceView struct {
+	ClientName     string           `json:"client_name"`
+	BindingMessage string           `json:"binding_message,omitempty"`
+	Permissions    []PermissionView `json:"permissions"`
+	// TransactionWindow says in words which transactions the consent reaches, if bounded.
+	TransactionWindow string        `json:"transaction_window,omitempty"`
+	ConsentExpires    string        `json:"consent_expires,omitempty"`
+	ExpiresAt         time.Time     `json:"expires_at"`
+	Accounts          []AccountView `json:"accounts"`
+	// PasswordRequired: an approval with this token must carry the user's password.
+	PasswordRequired bool `json:"password_required"`
+}
+
+// PermissionView is one permission, with its plain words.
+type PermissionView struct {
+	Code string `json:"code"`
+	Text string `json:"text"`
+}
+
+// AccountView is one account the user may pick.
+type AccountView struct {
+	ID     string `json:"id"`
+	Name   string `json:"name,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// DeviceView opens the link with either token and describes the pending request.
+func (p *Provider) DeviceView(deviceID, deviceToken string) (*DeviceView, error) {
+	o, err := ciba.OpenDevice(p.Store, deviceID, deviceToken)
+	if err != nil {
+		return nil, err
+	}
+	r := o.Request
+	if err := r.Answerable(p.Now()); err != nil {
+		return nil, err
+	}
+	u := p.Users.BySubject(r.Subject)
+	if u == nil || u.Disabled {
+		return nil, ErrUserDisabled
+	}
+	c, err := consent.Read(p.Store, r.ConsentID)
+	if err != nil {
+		return nil, ErrConsentUnusable
+	}
+	v := &DeviceView{
+		ClientName:        r.ClientID,
+		BindingMessage:    r.BindingMessage,
+		TransactionWindow: transactionWindow(c),
+		ExpiresAt:         r.ExpiresAt,
+		Accounts:          make([]AccountView, len(u.Accounts)),
+		PasswordRequired:  o.Holder == ciba.Page && u.PasswordHash != "",
+	}
+	if cl := p.Clients.Lookup(r.ClientID); cl != nil && cl.Name != "" {
+		v.ClientName = cl.Name
+	}
+	for _, perm := range c.Permissions {
+		v.Permissions = append(v.Permissions, PermissionView{Code: string(perm), Text: perm.Describe()})
+	}
+	if c.Expiration != nil {
+		v.ConsentExpires = c.Expiration.Time.UTC().Format(time.RFC3339)
+	}
+	for i, a := range u.Accounts {
+		v.Accounts[i] = accountView(a)
+	}
+	return v, nil
+}
+
+// accountView names an account by its nickname and describes it by its type and currency.
+func accountView(a users.Account) AccountView {
+	var detail []string
+	for _, field := range []string{"AccountSubType", "Currency"} {
+		if s, ok := a.Fields[field].(string); ok && s != "" {
+			detail = append(detail, s)
+		}
+	}
+	return AccountView{ID: a.AccountID, Name: a.Nickname, Detail: strings.Join(detail, " · ")}
+}
+
+func transactionWindow(c *consent.Consent) string {
+	const day = "2 January 2006"
+	from, to := c.TransactionFrom, c.TransactionTo
+	switch {
+	case from != nil && to != nil:
+		return "Transactions from " + from.Time.Format(day) + " to " + to.Time.Format(day) + "."
+	case from != nil:
+		return "Transactions from " + from.Time.Format(day) + " on."
+	case to != nil:
+		return "Transactions up to " + to.Time.Format(day) + "."
+	}
+	return ""
+}
