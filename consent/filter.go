@@ -9,7 +9,7 @@ import (
 // Filter rewrites an upstream account-information body for the consent: list items of
 // accounts the user did not select are dropped, fields the consent's Basic permission may
 // not see are removed, and transactions outside the consent's window are dropped.
-// Members it does not know pass through unchanged.
+// Members it does not know pass through unchanged. FilterStream does the same on a stream.
 func (c *Consent) Filter(body []byte, ep Endpoint) ([]byte, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
@@ -28,17 +28,18 @@ func (c *Consent) Filter(body []byte, ep Endpoint) ([]byte, error) {
 		if len(raw) == 0 || raw[0] != '[' {
 			continue
 		}
-		var items []map[string]json.RawMessage
+		var items []json.RawMessage
 		if err := json.Unmarshal(raw, &items); err != nil {
-			continue // not a list of objects: nothing to filter
+			return nil, err
 		}
 		kept := items[:0]
 		for _, item := range items {
-			if c.keeps(item, ep) {
-				for _, f := range hidden {
-					delete(item, f)
-				}
-				kept = append(kept, item)
+			out, keep, err := c.filterItem(item, ep, hidden)
+			if err != nil {
+				return nil, err
+			}
+			if keep {
+				kept = append(kept, out)
 			}
 		}
 		out, err := json.Marshal(kept)
@@ -58,6 +59,29 @@ func (c *Consent) Filter(body []byte, ep Endpoint) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// filterItem decides one list item: an object is kept or dropped and stripped of the
+// hidden fields; anything else passes as it is.
+func (c *Consent) filterItem(raw json.RawMessage, ep Endpoint, hidden []string) (json.RawMessage, bool, error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return raw, true, nil
+	}
+	var item map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &item); err != nil {
+		return nil, false, err
+	}
+	if !c.keeps(item, ep) {
+		return nil, false, nil
+	}
+	if len(hidden) == 0 {
+		return raw, true, nil
+	}
+	for _, f := range hidden {
+		delete(item, f)
+	}
+	out, err := json.Marshal(item)
+	return out, true, err
 }
 
 func (c *Consent) keeps(item map[string]json.RawMessage, ep Endpoint) bool {
