@@ -1,11 +1,8 @@
 package caddyciba
 
 import (
-	"bytes"
 	"fmt"
-	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -96,32 +93,10 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	return g.serveFiltered(w, r, next, adm)
 }
 
-// serveFiltered passes the upstream's successful JSON answers through the consent's
-// filter; errors and other content pass untouched.
+// serveFiltered runs the routes after the gate through the consent's filter.
 func (g *Gate) serveFiltered(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, adm *op.Admission) error {
-	buf := new(bytes.Buffer)
-	rec := caddyhttp.NewResponseRecorder(w, buf, func(status int, h http.Header) bool {
-		mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-		return status == http.StatusOK && mt == "application/json"
-	})
-	if err := next.ServeHTTP(rec, r); err != nil {
-		return err
-	}
-	if !rec.Buffered() {
-		return nil
-	}
-	if enc := rec.Header().Get("Content-Encoding"); enc != "" && enc != "identity" {
-		return caddyhttp.Error(http.StatusBadGateway, fmt.Errorf("ciba_gate: upstream answered %s-encoded JSON, which the gate cannot filter", enc))
-	}
-	out, err := adm.Consent.Filter(buf.Bytes(), adm.Endpoint)
-	if err != nil {
-		// A body the gate cannot read is not shown: it might hold what the consent hides.
-		return caddyhttp.Error(http.StatusBadGateway, fmt.Errorf("ciba_gate: upstream body is not JSON: %w", err))
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(rec.Status())
-	_, err = w.Write(out)
-	return err
+	fw := &filterWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, adm: adm}
+	return fw.finish(next.ServeHTTP(fw, r))
 }
 
 // UnmarshalCaddyfile sets up the gate from Caddyfile tokens. Syntax:
