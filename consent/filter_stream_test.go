@@ -103,3 +103,27 @@ func FuzzFilterStream(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFilterFastPath: a body the fast check passes unchanged is one the full rewrite
+// would leave the same.
+func FuzzFilterFastPath(f *testing.F) {
+	f.Add([]byte(`{"Data":{"Account":[{"AccountId":"22289"},{"AccountId":"22289","AccountId":"99999"}]}}`))
+	f.Add([]byte(`{"Data":{"Transaction":[{"AccountId":"31820","BookingDateTime":"2026-11-01T00:00:00Z"}]},"Data":{"Transaction":[]}}`))
+	f.Add([]byte(`{"Data":{"Balance":[{"AccountId":"22289","Amount":{"Amount":"1.00"}},"x",3]},"Links":{}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, c := range streamConsents() {
+			for _, ep := range []Endpoint{{Resource: Transactions, List: true}, {Resource: Balances, List: true}} {
+				if ok, err := c.passesUnchanged(body, ep); err != nil || !ok {
+					continue
+				}
+				full, err := c.rewrite(body, ep)
+				if err != nil {
+					t.Fatalf("the fast check passed a body the rewrite refuses: %q: %v", body, err)
+				}
+				if !sameJSON(t, full, body) {
+					t.Fatalf("the fast check passed %q, the rewrite gives %s", body, full)
+				}
+			}
+		}
+	})
+}

@@ -26,6 +26,19 @@ type Repo struct {
 
 func key(id string) string { return "consent/" + id }
 
+// StoreKey is where the consent with that id is stored, for readers that cache its
+// decoding (store.Decoded with Decode).
+func StoreKey(id string) string { return key(id) }
+
+// Decode reads a stored consent.
+func Decode(buf []byte) (*Consent, error) {
+	var c Consent
+	if err := json.Unmarshal(buf, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
 // NewID makes a ConsentId: a random UUID behind a prefix, unguessable and ≤ 128 characters.
 func NewID() string { return "aac-" + uuid.NewString() }
 
@@ -103,11 +116,7 @@ func get(rd store.Reader, id string) (*Consent, error) {
 	if err != nil {
 		return nil, err
 	}
-	var c Consent
-	if err := json.Unmarshal(buf, &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return Decode(buf)
 }
 
 // Delete removes the client's consent; its tokens stop working at once because the gate

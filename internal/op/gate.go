@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/obie"
+	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 )
 
@@ -52,16 +53,16 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 		return nil, refuseToken
 	}
 	now := p.Now()
-	rec, err := token.LookupAccess(p.Store, tok, now)
-	if err != nil || !rec.PresentedOver(r.TLS) {
+	rec, err := p.accessRecords.Get(p.Store, token.AccessKey(tok))
+	if err != nil || !rec.Live(now) || !rec.PresentedOver(r.TLS) {
 		return nil, refuseToken
 	}
 	if rec.Grant != token.CIBA || rec.ConsentID == "" {
 		return nil, forbidden("The token cannot read accounts", obie.CodeHeaderInvalid,
 			"a token issued by the CIBA grant is required", "Authorization")
 	}
-	c, err := p.Consents.Get(rec.ConsentID)
-	if errors.Is(err, consent.ErrNotFound) || (err == nil && c.Expired(now)) {
+	c, err := p.consentRecords.Get(p.Store, consent.StoreKey(rec.ConsentID))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Expired(now)) {
 		// A deleted or expired consent ends its tokens (UK OB: 401).
 		return nil, refuseToken
 	}

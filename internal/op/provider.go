@@ -14,6 +14,7 @@ import (
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/keys"
 	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/token"
 	"github.com/caddyciba/gateway/internal/users"
 	"github.com/caddyciba/gateway/notifier"
 )
@@ -68,6 +69,10 @@ type Provider struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 
+	// The gate's records, decoded once per stored version.
+	accessRecords  *store.Decoded[token.Access]
+	consentRecords *store.Decoded[consent.Consent]
+
 	// background is where notifications and callbacks run after the answer is sent;
 	// Close cancels it and waits.
 	callback   *notifier.Callback
@@ -75,6 +80,9 @@ type Provider struct {
 	cancel     context.CancelFunc
 	inflight   sync.WaitGroup
 }
+
+// gateCacheSize bounds each of the gate's decoding caches.
+const gateCacheSize = 16384
 
 // New wires a provider; Now defaults to time.Now.
 func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Provider {
@@ -91,6 +99,8 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	}
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	p.Users = users.Empty()
+	p.accessRecords = store.NewDecoded(gateCacheSize, token.DecodeAccess)
+	p.consentRecords = store.NewDecoded(gateCacheSize, consent.Decode)
 	p.callback = notifier.NewCallback()
 	p.background, p.cancel = context.WithCancel(context.Background())
 	// A client assertion may name the issuer or the endpoint it is sent to (CIBA §7.1).

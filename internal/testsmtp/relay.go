@@ -159,5 +159,4 @@ func (s *session) Data(r io.Reader) error {
 func (s *session) Reset()        { s.from, s.to = "", nil }
 func (s *session) Logout() error { return nil }
 
-
 var _ smtp.AuthSession = (*session)(nil)

@@ -107,6 +107,16 @@ func LookupAccess(r store.Reader, tok string, now time.Time) (*Access, error) {
 	return &a, nil
 }
 
+// DecodeAccess reads a stored access token record, for readers that cache its decoding
+// (store.Decoded at AccessKey); they check Live themselves.
+func DecodeAccess(buf []byte) (*Access, error) {
+	var a Access
+	if err := json.Unmarshal(buf, &a); err != nil {
+		return nil, ErrInvalid
+	}
+	return &a, nil
+}
+
 // RevokeAccess deletes tok's record.
 func RevokeAccess(t store.Txn, tok string) error { return t.Delete(AccessKey(tok)) }
 

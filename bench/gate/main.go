@@ -1,0 +1,135 @@
+// Command gate measures what ciba_gate costs: in one run it drives, interleaved, a bare
+// reverse_proxy site and the gated route of the same gateway process to the same
+// upstream with a valid CIBA token, and prints the throughput ratio and the latency the
+// gate adds at p50 and p99.
+//
+//	go run ./bench/gate [-concurrency 32] [-phase 3s] [-rounds 5] [-md BENCHMARKS.md]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caddyciba/gateway/bench/internal/flow"
+	"github.com/caddyciba/gateway/bench/internal/gateway"
+	"github.com/caddyciba/gateway/bench/internal/load"
+	"github.com/caddyciba/gateway/bench/internal/report"
+)
+
+// balances is the upstream's answer: a UK OB v3.1 balances body of one account.
+const balances = `{"Data":{"Balance":[{"AccountId":"22289","Amount":{"Amount":"1230.00","Currency":"GBP"},` +
+	`"CreditDebitIndicator":"Credit","Type":"InterimAvailable","DateTime":"2026-11-20T10:00:00+00:00"}]},` +
+	`"Links":{"Self":"/accounts/22289/balances"},"Meta":{"TotalPages":1}}`
+
+func main() {
+	concurrency := flag.Int("concurrency", 32, "concurrent connections")
+	phase := flag.Duration("phase", 3*time.Second, "length of one measured phase")
+	rounds := flag.Int("rounds", 5, "bare/gated phase pairs, interleaved")
+	md := flag.String("md", "", "write the figures into this markdown file's gate section")
+	profile := flag.String("pprof", "", "write a CPU profile of the gateway during the last gated phase here")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "caddyciba-bench-gate-")
+	check(err)
+	defer os.RemoveAll(dir)
+	bin, err := gateway.Build(dir)
+	check(err)
+
+	upstream := startUpstream()
+	phone, err := flow.StartPhone()
+	check(err)
+	defer phone.Close()
+	port, barePort := gateway.FreePort(), gateway.FreePort()
+	admin := ""
+	if *profile != "" {
+		admin = fmt.Sprintf("127.0.0.1:%d", gateway.FreePort())
+	}
+	g, err := gateway.Start(gateway.Config{
+		Bin: bin, Dir: dir, Port: port, WebhookURL: phone.URL, Admin: admin,
+		Gated:      "ciba_gate\n\t\treverse_proxy " + upstream,
+		ExtraSites: fmt.Sprintf("http://127.0.0.1:%d {\n\treverse_proxy %s\n}\n", barePort, upstream),
+	})
+	check(err)
+	defer g.Stop()
+
+	httpc := flow.NewHTTPClient(*concurrency)
+	tpp := &flow.TPP{Base: g.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: httpc}
+	cc, err := tpp.ClientCredentials()
+	check(err)
+	access, err := flow.RoundTrip(tpp, phone, cc, "user-0", time.Second)
+	check(err)
+
+	path := "/open-banking/v3.1/aisp/accounts/22289/balances"
+	gatedHeader := http.Header{"Authorization": {"Bearer " + access}}
+	gated := load.Get(httpc, g.URL+path, gatedHeader)
+	bare := load.Get(httpc, fmt.Sprintf("http://127.0.0.1:%d%s", barePort, path), http.Header{})
+	for name, do := range map[string]func() (int, error){"bare": bare, "gated": gated} {
+		if status, err := do(); err != nil || status != 200 {
+			log.Fatalf("%s request: %d %v", name, status, err)
+		}
+	}
+	load.Run(*concurrency, time.Second, bare) // warm-up
+	load.Run(*concurrency, time.Second, gated)
+
+	all := map[string]*load.Result{"bare": {}, "gated": {}}
+	for round := range *rounds {
+		for _, name := range []string{"bare", "gated"} {
+			do := bare
+			if name == "gated" {
+				do = gated
+			}
+			profiled := make(chan error, 1)
+			if *profile != "" && name == "gated" && round == *rounds-1 {
+				go func() { profiled <- g.CPUProfile(admin, *phase, *profile) }()
+			} else {
+				profiled <- nil
+			}
+			r := load.Run(*concurrency, *phase, do)
+			check(<-profiled)
+			log.Printf("round %d %-5s %8.0f req/s  p50 %s  p99 %s  errors %d", round+1, name, r.PerSecond(), load.Ms(r.Percentile(.5)), load.Ms(r.Percentile(.99)), r.Errors)
+			all[name].Merge(r)
+		}
+	}
+	b, gt := all["bare"], all["gated"]
+	ratio := gt.PerSecond() / b.PerSecond()
+	added50, added99 := gt.Percentile(.5)-b.Percentile(.5), gt.Percentile(.99)-b.Percentile(.99)
+	rows := [][]string{
+		{"bare reverse_proxy", fmt.Sprintf("%.0f", b.PerSecond()), load.Ms(b.Percentile(.5)), load.Ms(b.Percentile(.99)), fmt.Sprint(b.Errors)},
+		{"ciba_gate + reverse_proxy", fmt.Sprintf("%.0f", gt.PerSecond()), load.Ms(gt.Percentile(.5)), load.Ms(gt.Percentile(.99)), fmt.Sprint(gt.Errors)},
+	}
+	summary := fmt.Sprintf("Throughput ratio gated/bare: **%.3f** (target ≥ 0.95). Added latency: p50 **%s**, p99 **%s** (target p99 ≤ 0.2 ms).",
+		ratio, load.Ms(added50), load.Ms(added99))
+	table := report.Table([]string{"route", "req/s", "p50", "p99", "errors"}, rows)
+	fmt.Println(table)
+	fmt.Println(summary)
+	if *md != "" {
+		cmd := "go run ./bench/gate " + strings.Join(os.Args[1:], " ")
+		body := fmt.Sprintf("GET %s (a one-account balances body, filtered by the gate), %d connections, %d interleaved rounds of %v per route, after a 1 s warm-up each.\n\n%s\n%s\n",
+			path, *concurrency, *rounds, *phase, table, summary)
+		check(report.WriteSection(*md, "gate", "Gate: ciba_gate against bare reverse_proxy", cmd, body))
+	}
+}
+
+// startUpstream serves the balances body on loopback: the bank's account API.
+func startUpstream() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	body := []byte(balances)
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	return l.Addr().String()
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,215 @@
+// Package flow is the benchmark's TPP and phone: it creates consents, starts backchannel
+// requests, receives the webhook, approves through the decision API and polls for tokens,
+// all over real HTTP.
+package flow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyciba/gateway/notifier"
+)
+
+// TPP talks to the gateway as one client_secret_basic client.
+type TPP struct {
+	Base, ID, Secret string
+	HTTP             *http.Client
+}
+
+// NewHTTPClient keeps up to conns connections alive to one host.
+func NewHTTPClient(conns int) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, IdleConnTimeout: time.Minute,
+	}}
+}
+
+func (t *TPP) post(path string, form url.Values) (int, map[string]any, error) {
+	req, _ := http.NewRequest(http.MethodPost, t.Base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(t.ID), url.QueryEscape(t.Secret))
+	return t.do(req)
+}
+
+func (t *TPP) do(req *http.Request) (int, map[string]any, error) {
+	resp, err := t.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, nil, err
+	}
+	var body map[string]any
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &body)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// ClientCredentials gets an accounts token.
+func (t *TPP) ClientCredentials() (string, error) {
+	status, body, err := t.post("/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"accounts"}})
+	if err != nil || status != 200 {
+		return "", fmt.Errorf("client_credentials: %d %v %v", status, body, err)
+	}
+	return body["access_token"].(string), nil
+}
+
+// Consent creates an account-access consent and returns its id.
+func (t *TPP) Consent(ccToken string) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, t.Base+"/open-banking/v3.1/aisp/account-access-consents",
+		strings.NewReader(`{"Data":{"Permissions":["ReadAccountsDetail","ReadBalances","ReadTransactionsDetail","ReadTransactionsCredits","ReadTransactionsDebits"]},"Risk":{}}`))
+	req.Header.Set("Authorization", "Bearer "+ccToken)
+	req.Header.Set("Content-Type", "application/json")
+	status, body, err := t.do(req)
+	if err != nil || status != 201 {
+		return "", fmt.Errorf("consent: %d %v %v", status, body, err)
+	}
+	return body["Data"].(map[string]any)["ConsentId"].(string), nil
+}
+
+// Backchannel starts a request for the login hint on the consent; it returns auth_req_id.
+func (t *TPP) Backchannel(hint, consentID string) (string, error) {
+	status, body, err := t.post("/bc-authorize", url.Values{"scope": {"openid accounts"}, "login_hint": {hint},
+		"binding_message": {"Bench 1234"}, "openbanking_intent_id": {consentID}})
+	if err != nil || status != 200 {
+		return "", fmt.Errorf("bc-authorize: %d %v %v", status, body, err)
+	}
+	return body["auth_req_id"].(string), nil
+}
+
+// ErrPending is a poll that found no decision yet (authorization_pending or slow_down).
+var ErrPending = errors.New("pending")
+
+// Poll redeems auth_req_id; it returns the access token.
+func (t *TPP) Poll(authReqID string) (string, error) {
+	status, body, err := t.post("/token", url.Values{"grant_type": {"urn:openid:params:grant-type:ciba"}, "auth_req_id": {authReqID}})
+	if err != nil {
+		return "", err
+	}
+	if status == 200 {
+		return body["access_token"].(string), nil
+	}
+	if e, _ := body["error"].(string); e == "authorization_pending" || e == "slow_down" {
+		return "", ErrPending
+	}
+	return "", fmt.Errorf("poll: %d %v", status, body)
+}
+
+// PollUntil polls every interval until tokens come or the deadline passes.
+func (t *TPP) PollUntil(authReqID string, interval time.Duration, deadline time.Time) (string, error) {
+	for {
+		tok, err := t.Poll(authReqID)
+		if !errors.Is(err, ErrPending) {
+			return tok, err
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("no tokens before the deadline")
+		}
+		time.Sleep(interval)
+	}
+}
+
+// Approve answers a notification through the decision API with the app token.
+func Approve(h *http.Client, n *notifier.Notification, account string) error {
+	req, _ := http.NewRequest(http.MethodPost, n.DecisionURL,
+		bytes.NewReader([]byte(`{"decision":"approve","accounts":["`+account+`"]}`)))
+	req.Header.Set("Authorization", "Bearer "+n.DeviceToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("decision: %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// Phone receives the webhooks on loopback and hands them out by consent id.
+type Phone struct {
+	URL string
+	srv *http.Server
+	mu  sync.Mutex
+	got map[string]chan *notifier.Notification
+}
+
+// StartPhone listens on a free loopback port.
+func StartPhone() (*Phone, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &Phone{URL: "http://" + l.Addr().String() + "/", got: map[string]chan *notifier.Notification{}}
+	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n notifier.Notification
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		p.box(n.Consent.ConsentID) <- &n
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = p.srv.Serve(l) }()
+	return p, nil
+}
+
+func (p *Phone) box(consentID string) chan *notifier.Notification {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch, ok := p.got[consentID]
+	if !ok {
+		ch = make(chan *notifier.Notification, 1)
+		p.got[consentID] = ch
+	}
+	return ch
+}
+
+// Await waits for the notification of the consent's request.
+func (p *Phone) Await(consentID string, timeout time.Duration) (*notifier.Notification, error) {
+	select {
+	case n := <-p.box(consentID):
+		p.mu.Lock()
+		delete(p.got, consentID)
+		p.mu.Unlock()
+		return n, nil
+	case <-time.After(timeout):
+		return nil, fmt.Errorf("no notification for consent %s", consentID)
+	}
+}
+
+// Close stops the receiver.
+func (p *Phone) Close() { _ = p.srv.Close() }
+
+// RoundTrip runs the whole flow for one user: consent, backchannel request, approval of
+// account 22289 through the decision API, poll; it returns the access token.
+func RoundTrip(t *TPP, phone *Phone, ccToken, hint string, pollInterval time.Duration) (string, error) {
+	consentID, err := t.Consent(ccToken)
+	if err != nil {
+		return "", err
+	}
+	authReqID, err := t.Backchannel(hint, consentID)
+	if err != nil {
+		return "", err
+	}
+	n, err := phone.Await(consentID, 30*time.Second)
+	if err != nil {
+		return "", err
+	}
+	if err := Approve(t.HTTP, n, "22289"); err != nil {
+		return "", err
+	}
+	return t.PollUntil(authReqID, pollInterval, time.Now().Add(60*time.Second))
+}

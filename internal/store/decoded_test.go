@@ -1,0 +1,54 @@
+package store
+
+import (
+	"errors"
+	"strconv"
+	"testing"
+)
+
+// TestDecoded: a cached decoding serves only the same bytes; a change and a delete are
+// seen on the next read, and the cache stays within its bound.
+func TestDecoded(t *testing.T) {
+	s, err := OpenBadger(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	decodes := 0
+	d := NewDecoded(2, func(b []byte) (*int, error) {
+		decodes++
+		n, err := strconv.Atoi(string(b))
+		return &n, err
+	})
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Put("k", []byte("1"), 0))
+	for range 3 {
+		if v, err := d.Get(s, "k"); err != nil || *v != 1 {
+			t.Fatalf("%v %v", v, err)
+		}
+	}
+	if decodes != 1 {
+		t.Fatalf("%d decodes of unchanged bytes", decodes)
+	}
+	must(s.Put("k", []byte("2"), 0))
+	if v, _ := d.Get(s, "k"); v == nil || *v != 2 {
+		t.Fatalf("a change was not seen: %v", v)
+	}
+	must(s.Delete("k"))
+	if _, err := d.Get(s, "k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a delete was not seen: %v", err)
+	}
+	for i := range 5 {
+		must(s.Put("n"+strconv.Itoa(i), []byte("3"), 0))
+		if _, err := d.Get(s, "n"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(d.m) > 2 {
+		t.Fatalf("%d entries for a bound of 2", len(d.m))
+	}
+}
