@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -34,7 +35,7 @@ type filterWriter struct {
 	mode        int
 	wroteHeader bool
 	status      int
-	buf         bytes.Buffer
+	buf         *bytes.Buffer
 	pipe        *io.PipeWriter
 	filtered    chan error
 }
@@ -45,9 +46,8 @@ func (fw *filterWriter) WriteHeader(status int) {
 	}
 	fw.wroteHeader, fw.status = true, status
 	h := fw.Header()
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
 	switch {
-	case status != http.StatusOK || mt != "application/json":
+	case status != http.StatusOK || !isJSON(h.Get("Content-Type")):
 		fw.mode = passThrough
 		fw.ResponseWriterWrapper.WriteHeader(status)
 		return
@@ -57,6 +57,8 @@ func (fw *filterWriter) WriteHeader(status int) {
 	}
 	if n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err == nil && n <= filterBufferLimit {
 		fw.mode = buffered
+		fw.buf = filterBuffers.Get().(*bytes.Buffer)
+		fw.buf.Reset()
 		return
 	}
 	fw.mode = streamed
@@ -105,6 +107,20 @@ func (fw *filterWriter) FlushError() error {
 
 type writerOnly struct{ io.Writer }
 
+// isJSON tells whether a Content-Type is application/json, with or without parameters,
+// without the allocations of mime.ParseMediaType on every answer.
+func isJSON(contentType string) bool {
+	const mt = "application/json"
+	if len(contentType) < len(mt) || !strings.EqualFold(contentType[:len(mt)], mt) {
+		return false
+	}
+	rest := strings.TrimLeft(contentType[len(mt):], " \t")
+	return rest == "" || rest[0] == ';'
+}
+
+// filterBuffers recycles the buffers of filtered answers.
+var filterBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // finish ends the answer once the upstream handler returned: the buffered body filtered
 // and sent, or the stream drained. A stream that cannot be filtered to its end is cut
 // short, so the client sees a broken response rather than an unfiltered one.
@@ -119,6 +135,7 @@ func (fw *filterWriter) finish(upstreamErr error) error {
 	case refused:
 		return caddyhttp.Error(http.StatusBadGateway, fmt.Errorf("ciba_gate: upstream answered %s-encoded JSON, which the gate cannot filter", fw.Header().Get("Content-Encoding")))
 	case buffered:
+		defer filterBuffers.Put(fw.buf)
 		if upstreamErr != nil {
 			return upstreamErr
 		}

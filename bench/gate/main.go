@@ -112,7 +112,8 @@ func main() {
 		cmd := "go run ./bench/gate " + strings.Join(os.Args[1:], " ")
 		body := fmt.Sprintf("GET %s (a one-account balances body, filtered by the gate), %d connections, %d interleaved rounds of %v per route, after a 1 s warm-up each.\n\n%s\n%s\n",
 			path, *concurrency, *rounds, *phase, table, summary)
-		check(report.WriteSection(*md, "gate", "Gate: ciba_gate against bare reverse_proxy", cmd, body))
+		title := fmt.Sprintf("Gate: ciba_gate against bare reverse_proxy, %d connection(s)", *concurrency)
+		check(report.WriteSection(*md, fmt.Sprintf("gate-c%d", *concurrency), title, cmd, body))
 	}
 }
 
