@@ -19,7 +19,7 @@ import (
 
 // fuzzProvider is a provider over a Badger store in a temp dir, with one client
 // (tpp/secret), one user (alice) and one consent awaiting authorisation (aac-fuzz).
-func fuzzProvider(f *testing.F) *Provider {
+func fuzzProvider(f testing.TB) *Provider {
 	s, err := store.OpenBadger(f.TempDir(), nil)
 	if err != nil {
 		f.Fatal(err)
