@@ -109,6 +109,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
 	repl := caddy.NewReplacer()
 	list := make([]*clients.Client, 0, len(a.Clients))
 	for i := range a.Clients {

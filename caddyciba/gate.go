@@ -60,6 +60,19 @@ func (g *Gate) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+func countRefusal(status int) {
+	switch status {
+	case http.StatusUnauthorized:
+		op.GateInvalidToken.Inc()
+	case http.StatusForbidden:
+		op.GateForbidden.Inc()
+	case http.StatusNotFound:
+		op.GateNotFound.Inc()
+	default:
+		op.GateError.Inc()
+	}
+}
+
 func setDefaultString(s *string, v string) {
 	if *s == "" {
 		*s = v
@@ -73,9 +86,11 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	w.Header().Set(interactionHeader, id)
 	adm, refusal := g.provider.Admit(r)
 	if refusal != nil {
+		countRefusal(refusal.Status())
 		refusal.Write(w)
 		return nil
 	}
+	op.GateAllowed.Inc()
 	h := r.Header
 	h.Set(interactionHeader, id)
 	h.Set(g.SubjectHeader, adm.Consent.Subject)

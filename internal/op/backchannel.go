@@ -24,7 +24,15 @@ type BackchannelResponse struct {
 
 // ServeBackchannel answers POST /bc-authorize.
 func (p *Provider) ServeBackchannel(w http.ResponseWriter, r *http.Request) {
-	resp, err := p.backchannel(w, r)
+	resp, clientID, err := p.backchannel(w, r)
+	outcome := "ok"
+	if err != nil {
+		outcome = oauth.AsError(err).Code
+	}
+	if clientID == "" {
+		clientID = "unauthenticated"
+	}
+	backchannelRequests.WithLabelValues(clientID, outcome).Inc()
 	writeAnswer(w, resp, err)
 }
 
@@ -39,23 +47,25 @@ type authRequest struct {
 	ttl     time.Duration
 }
 
-func (p *Provider) backchannel(w http.ResponseWriter, r *http.Request) (*BackchannelResponse, error) {
+func (p *Provider) backchannel(w http.ResponseWriter, r *http.Request) (*BackchannelResponse, string, error) {
 	form, client, err := p.clientForm(w, r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	id := client.Client.ID
 	if !client.Client.AllowsScope([]string{"openid"}) || (p.FAPI && client.Client.DeliveryMode == clients.Push) {
-		return nil, oauth.UnauthorizedClient("the client is not registered for CIBA")
+		return nil, id, oauth.UnauthorizedClient("the client is not registered for CIBA")
 	}
 	params, err := p.authParams(form, client.Client)
 	if err != nil {
-		return nil, err
+		return nil, id, err
 	}
 	ar, err := p.checkAuthRequest(client, params)
 	if err != nil {
-		return nil, err
+		return nil, id, err
 	}
-	return p.start(ar)
+	resp, err := p.start(ar)
+	return resp, id, err
 }
 
 // start stores the request, its device link and the consent's claim in one transaction,
@@ -103,6 +113,7 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 	if err != nil {
 		return nil, oauth.ServerError("the request could not be stored")
 	}
+	pending.add(req.ExpiresAt, 1)
 	p.notifyDevice(ar, req, link)
 	resp := &BackchannelResponse{AuthReqID: authReqID, ExpiresIn: int64(ar.ttl / time.Second)}
 	if c.DeliveryMode != clients.Push {

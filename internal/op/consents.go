@@ -99,6 +99,7 @@ func (p *Provider) createConsent(w http.ResponseWriter, r *http.Request, clientI
 		writeUnexpected(w)
 		return
 	}
+	consentTransitions.WithLabelValues(string(consent.AwaitingAuthorisation)).Inc()
 	p.writeConsent(w, http.StatusCreated, c)
 }
 
@@ -116,6 +117,7 @@ func (p *Provider) deleteConsent(w http.ResponseWriter, clientID, id string) {
 		writeLookupError(w, err)
 		return
 	}
+	consentTransitions.WithLabelValues("Deleted").Inc()
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/token"
 )
 
 // Decision is the user's answer on the authentication device.
@@ -102,10 +103,25 @@ func (p *Provider) Decide(deviceID, deviceToken string, d Decision) error {
 	if err != nil {
 		return err
 	}
+	countDecision(req, d.Approve, tokens != nil)
 	if req.Mode != clients.Poll {
 		p.deliverResult(req, tokens)
 	}
 	return nil
+}
+
+func countDecision(req *ciba.Request, approved, minted bool) {
+	decision, status := "deny", consent.Rejected
+	if approved {
+		decision, status = "approve", consent.Authorised
+	}
+	decisions.WithLabelValues(decision).Inc()
+	consentTransitions.WithLabelValues(string(status)).Inc()
+	decisionSeconds.Observe(req.DecidedAt.Sub(req.CreatedAt).Seconds())
+	pending.add(req.ExpiresAt, -1)
+	if minted {
+		tokensIssued.WithLabelValues(string(token.CIBA)).Inc()
+	}
 }
 
 // checkPassword asks an approval through the page token for the user's password, when

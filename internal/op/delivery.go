@@ -50,8 +50,10 @@ func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.De
 		for _, ch := range p.Channels {
 			err := ch.Notify(ctx, n)
 			if err == nil {
+				notifierDeliveries.WithLabelValues(ch.Name(), "delivered").Inc()
 				return
 			}
+			notifierDeliveries.WithLabelValues(ch.Name(), "failed").Inc()
 			p.Log.LogAttrs(ctx, slog.LevelWarn, "notifier channel failed",
 				slog.String("channel", ch.Name()), slog.String("client_id", req.ClientID),
 				slog.String("consent_id", req.ConsentID), slog.String("error", err.Error()))

@@ -31,18 +31,24 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (*TokenResponse
 	if err != nil {
 		return nil, err
 	}
-	switch grant := form.Get("grant_type"); token.Grant(grant) {
+	var resp *TokenResponse
+	grant := token.Grant(form.Get("grant_type"))
+	switch grant {
 	case token.ClientCredentials:
-		return p.clientCredentials(client, form)
+		resp, err = p.clientCredentials(client, form)
 	case token.CIBA:
-		return p.cibaGrant(client, form)
+		resp, err = p.cibaGrant(client, form)
 	case token.RefreshToken:
-		return p.refreshGrant(client, form)
+		resp, err = p.refreshGrant(client, form)
 	case "":
 		return nil, oauth.InvalidRequest("grant_type is missing")
 	default:
-		return nil, oauth.UnsupportedGrantType("grant_type " + grant + " is not supported")
+		return nil, oauth.UnsupportedGrantType("grant_type " + string(grant) + " is not supported")
 	}
+	if err == nil {
+		tokensIssued.WithLabelValues(string(grant)).Inc()
+	}
+	return resp, err
 }
 
 // requestedScopes splits a scope parameter; an absent scope asks for every registered scope
