@@ -149,6 +149,8 @@ func unmarshalClient(d *caddyfile.Dispenser) (ClientConfig, error) {
 			err = oneArg(d, &c.Auth)
 		case "secret":
 			err = oneArg(d, &c.Secret)
+		case "secret_hash":
+			err = oneArg(d, &c.SecretHash)
 		case "jwks_file":
 			err = oneArg(d, &c.JWKSFile)
 		case "tls_subject":

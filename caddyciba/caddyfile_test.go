@@ -30,7 +30,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"client unknown auth method", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_jwt\n\t\t\tsecret s\n\t\t}", `client "c1": unknown client auth method "client_secret_jwt"`},
 		{"client unknown auth method names line", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth magic\n\t\t}", "at Caddyfile:4"},
 		{"client without auth", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tsecret s\n\t\t}", `client "c1" needs an auth method, at Caddyfile:4`},
-		{"basic without secret", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_basic\n\t\t}", "auth client_secret_basic needs a secret, at Caddyfile:4"},
+		{"basic without secret", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_basic\n\t\t}", "auth client_secret_basic needs a secret or a secret_hash, not both, at Caddyfile:4"},
 		{"post without secret", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t}", "auth client_secret_post needs a secret"},
 		{"private_key_jwt without keys", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth private_key_jwt\n\t\t}", "auth private_key_jwt needs jwks_file"},
 		{"self-signed mTLS without keys", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth self_signed_tls_client_auth\n\t\t}", "auth self_signed_tls_client_auth needs jwks_file"},

@@ -25,6 +25,9 @@ type ClientConfig struct {
 	// Secret is the client secret for the secret methods. Placeholders such as
 	// {env.TPP_SECRET} are expanded at start; the value is kept hashed in memory.
 	Secret string `json:"secret,omitempty"`
+	// SecretHash holds the secret's salted hash instead, as `caddy ciba hash-secret`
+	// prints it, so the config holds no secret at all.
+	SecretHash string `json:"secret_hash,omitempty"`
 	// JWKSFile is a file holding the client's public JWKS: the keys of its assertions,
 	// signed requests and self-signed certificates.
 	JWKSFile string `json:"jwks_file,omitempty"`
@@ -57,9 +60,9 @@ func (cc *ClientConfig) validate() error {
 	}
 	hasKeys := cc.JWKSFile != "" || cc.JWKS != nil
 	switch {
-	case m.UsesSecret() && cc.Secret == "":
-		return fmt.Errorf("client %q: auth %s needs a secret", cc.ID, m)
-	case !m.UsesSecret() && cc.Secret != "":
+	case m.UsesSecret() && (cc.Secret == "") == (cc.SecretHash == ""):
+		return fmt.Errorf("client %q: auth %s needs a secret or a secret_hash, not both", cc.ID, m)
+	case !m.UsesSecret() && (cc.Secret != "" || cc.SecretHash != ""):
 		return fmt.Errorf("client %q: a secret is only for the client_secret methods", cc.ID)
 	case (m == clients.PrivateKeyJWT || m == clients.SelfSignedTLSClient) && !hasKeys:
 		return fmt.Errorf("client %q: auth %s needs jwks_file", cc.ID, m)
@@ -115,6 +118,11 @@ func (cc *ClientConfig) build(repl *caddy.Replacer) (*clients.Client, error) {
 		}
 		if err := c.SetSecret(secret); err != nil {
 			return nil, err
+		}
+	}
+	if cc.SecretHash != "" {
+		if err := c.SetSecretHash(cc.SecretHash); err != nil {
+			return nil, fmt.Errorf("client %q: %w", cc.ID, err)
 		}
 	}
 	set, err := cc.keySet()

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -76,6 +78,39 @@ func (c *Client) SetSecret(secret string) error {
 		return err
 	}
 	c.secret.sum = c.secret.digest(secret)
+	c.secret.set = true
+	return nil
+}
+
+// SecretHashPrefix starts a client secret hash as written in a config file.
+const SecretHashPrefix = "sha256$"
+
+// HashSecret is the salted SHA-256 of a secret, written "sha256$<salt>$<sum>"
+// (base64url), so a config file can hold the hash instead of the secret.
+func HashSecret(secret string) (string, error) {
+	var h secretHash
+	if _, err := rand.Read(h.salt[:]); err != nil {
+		return "", err
+	}
+	h.sum = h.digest(secret)
+	enc := base64.RawURLEncoding
+	return SecretHashPrefix + enc.EncodeToString(h.salt[:]) + "$" + enc.EncodeToString(h.sum[:]), nil
+}
+
+// SetSecretHash takes a hash made by HashSecret.
+func (c *Client) SetSecretHash(encoded string) error {
+	rest, ok := strings.CutPrefix(encoded, SecretHashPrefix)
+	salt, sum, ok2 := strings.Cut(rest, "$")
+	if !ok || !ok2 {
+		return errors.New(`a secret hash is "sha256$<salt>$<sum>", as caddy ciba hash-secret prints it`)
+	}
+	s, err1 := base64.RawURLEncoding.DecodeString(salt)
+	d, err2 := base64.RawURLEncoding.DecodeString(sum)
+	if err1 != nil || err2 != nil || len(s) != len(c.secret.salt) || len(d) != len(c.secret.sum) {
+		return errors.New("the secret hash is damaged")
+	}
+	copy(c.secret.salt[:], s)
+	copy(c.secret.sum[:], d)
 	c.secret.set = true
 	return nil
 }
