@@ -35,6 +35,7 @@ const (
 	defaultPollInterval   = 5 * time.Second
 	defaultAccessTokenTTL = 10 * time.Minute
 	defaultRefreshTTL     = 90 * 24 * time.Hour
+	defaultKeyPublishLead = 10 * time.Minute
 	defaultSigningAlg     = "PS256"
 )
 
@@ -71,6 +72,12 @@ type App struct {
 	// user's password, for PasswordLockout. Defaults 5 and 15m.
 	PasswordAttempts int            `json:"password_attempts,omitempty"`
 	PasswordLockout  caddy.Duration `json:"password_lockout,omitempty"`
+	// KeyRotation makes a new signing key when the newest is this old; off when unset.
+	// Keys can also be rotated through the admin API (POST /ciba/keys/rotate).
+	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
+	// KeyPublishLead is how long a new key is published in the JWKS before it signs, so
+	// that clients which cache the JWKS know it first. Default 10m.
+	KeyPublishLead caddy.Duration `json:"key_publish_lead,omitempty"`
 	// FAPI turns on the FAPI-CIBA profile: signed requests only, PS256/ES256 only, no push,
 	// binding_message required, certificate-bound tokens.
 	FAPI bool `json:"fapi,omitempty"`
@@ -90,8 +97,8 @@ type App struct {
 	channels []notifier.Channel
 	storeKey string
 	logger   *zap.Logger
-	// stopWatch ends the users-file watcher of this config.
-	stopWatch context.CancelFunc
+	// stopBackground ends this config's users-file watcher and key maintenance.
+	stopBackground context.CancelFunc
 }
 
 // CaddyModule returns the Caddy module information.
@@ -148,10 +155,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 	}
 	a.users = users.NewLive(dir)
+	var background context.Context
+	background, a.stopBackground = context.WithCancel(context.Background())
 	if a.Users != "" {
-		var watch context.Context
-		watch, a.stopWatch = context.WithCancel(context.Background())
-		go a.watchUsers(watch, a.Users, a.users)
+		go a.watchUsers(background, a.Users, a.users)
 	}
 	alg, err := keys.ParseAlg(a.SigningAlg)
 	if err != nil {
@@ -182,6 +189,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.provider.Users = a.users
 	a.provider.Channels = a.channels
 	a.provider.Log = ctx.Slogger()
+	go a.maintainKeys(background, ring)
 	return nil
 }
 
@@ -197,6 +205,7 @@ func (a *App) setDefaults() {
 	setDefault(&a.PollInterval, defaultPollInterval)
 	setDefault(&a.AccessTokenTTL, defaultAccessTokenTTL)
 	setDefault(&a.RefreshTokenTTL, defaultRefreshTTL)
+	setDefault(&a.KeyPublishLead, defaultKeyPublishLead)
 }
 
 func setDefault(d *caddy.Duration, v time.Duration) {
@@ -226,7 +235,7 @@ func (a *App) Validate() error {
 		return errors.New("ciba: fapi allows signing_alg PS256 or ES256 only")
 	}
 	if a.AuthReqTTL < 0 || a.MaxAuthReqTTL < 0 || a.PollInterval < 0 || a.AccessTokenTTL < 0 || a.RefreshTokenTTL < 0 ||
-		a.PasswordLockout < 0 || a.PasswordAttempts < 0 {
+		a.PasswordLockout < 0 || a.PasswordAttempts < 0 || a.KeyRotation < 0 || a.KeyPublishLead < 0 {
 		return errors.New("ciba: durations must be positive")
 	}
 	if a.MaxAuthReqTTL != 0 && a.AuthReqTTL > a.MaxAuthReqTTL {
@@ -291,8 +300,8 @@ func (a *App) Stop() error { return nil }
 
 // Cleanup releases this config's hold on the shared store.
 func (a *App) Cleanup() error {
-	if a.stopWatch != nil {
-		a.stopWatch()
+	if a.stopBackground != nil {
+		a.stopBackground()
 	}
 	err := releaseStore(a.storeKey)
 	a.storeKey = ""

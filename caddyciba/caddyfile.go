@@ -106,6 +106,10 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 		return intArg(d, &a.PasswordAttempts)
 	case "password_lockout":
 		return durationArg(d, &a.PasswordLockout)
+	case "key_rotation":
+		return durationArg(d, &a.KeyRotation)
+	case "key_publish_lead":
+		return durationArg(d, &a.KeyPublishLead)
 	case "fapi":
 		if d.NextArg() {
 			return d.ArgErr()

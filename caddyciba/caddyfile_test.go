@@ -76,6 +76,8 @@ func TestCaddyfileAdaptsEveryOption(t *testing.T) {
 		binding_message_pattern "[0-9]{4}"
 		password_attempts 3
 		password_lockout 30m
+		key_rotation     720h
+		key_publish_lead 1h
 		fapi
 		users            users.json
 		client_ca        ca.pem
@@ -129,7 +131,8 @@ bank.example {
 		app.SigningAlg != "ES256" || time.Duration(app.AuthReqTTL) != 90*time.Second || time.Duration(app.MaxAuthReqTTL) != 5*time.Minute ||
 		time.Duration(app.PollInterval) != 2*time.Second || time.Duration(app.AccessTokenTTL) != 15*time.Minute || app.Users != "users.json" ||
 		app.ClientCA != "ca.pem" || app.Storage != "/var/lib/caddyciba" || time.Duration(app.RefreshTokenTTL) != 720*time.Hour ||
-		app.BindingMessagePattern != "[0-9]{4}" || app.PasswordAttempts != 3 || time.Duration(app.PasswordLockout) != 30*time.Minute {
+		app.BindingMessagePattern != "[0-9]{4}" || app.PasswordAttempts != 3 || time.Duration(app.PasswordLockout) != 30*time.Minute ||
+		time.Duration(app.KeyRotation) != 720*time.Hour || time.Duration(app.KeyPublishLead) != time.Hour {
 		t.Errorf("app = %+v", app)
 	}
 	if c.ID != "tpp-1" || c.Name != "Budget Buddy" || c.Auth != "private_key_jwt" || c.JWKSFile != "tpp-1.jwks.json" ||

@@ -56,7 +56,12 @@ const Tombstone = 10 * time.Minute
 
 // Key is the store key of an auth_req_id: its hash, so the store never holds a
 // redeemable id (except as AuthReqID above).
-func Key(authReqID string) string { return token.Key("areq", authReqID) }
+func Key(authReqID string) string { return token.Key(keyKind, authReqID) }
+
+const keyKind = "areq"
+
+// KeyPrefix starts the key of every stored request, for listings.
+const KeyPrefix = keyKind + "/"
 
 // Save writes the request under its key.
 func Save(t store.Txn, key string, r *Request) error {
