@@ -69,8 +69,9 @@ func (e *Endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	if !ok {
 		return next.ServeHTTP(w, r)
 	}
-	w.Header().Set(interactionHeader, interactionID(r))
-	h(w, r)
+	id := interactionID(r)
+	w.Header().Set(interactionHeader, id)
+	h(w, r.WithContext(op.WithInteraction(r.Context(), id)))
 	return nil
 }
 

@@ -20,6 +20,8 @@ type BackchannelResponse struct {
 	AuthReqID string `json:"auth_req_id"`
 	ExpiresIn int64  `json:"expires_in"`
 	Interval  int64  `json:"interval,omitempty"`
+
+	consentID string
 }
 
 // ServeBackchannel answers POST /bc-authorize.
@@ -33,6 +35,11 @@ func (p *Provider) ServeBackchannel(w http.ResponseWriter, r *http.Request) {
 		clientID = "unauthenticated"
 	}
 	backchannelRequests.WithLabelValues(clientID, outcome).Inc()
+	consentID := ""
+	if resp != nil {
+		consentID = resp.consentID
+	}
+	p.logStep(r.Context(), "backchannel", clientID, consentID, outcomeOf(err))
 	writeAnswer(w, resp, err)
 }
 
@@ -45,6 +52,8 @@ type authRequest struct {
 	scope   string
 	acr     string
 	ttl     time.Duration
+	// interaction is the x-fapi-interaction-id of the call, for the device step's log line.
+	interaction string
 }
 
 func (p *Provider) backchannel(w http.ResponseWriter, r *http.Request) (*BackchannelResponse, string, error) {
@@ -64,6 +73,7 @@ func (p *Provider) backchannel(w http.ResponseWriter, r *http.Request) (*Backcha
 	if err != nil {
 		return nil, id, err
 	}
+	ar.interaction = interactionOf(r.Context())
 	resp, err := p.start(ar)
 	return resp, id, err
 }
@@ -115,7 +125,7 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 	}
 	pending.add(req.ExpiresAt, 1)
 	p.notifyDevice(ar, req, link)
-	resp := &BackchannelResponse{AuthReqID: authReqID, ExpiresIn: int64(ar.ttl / time.Second)}
+	resp := &BackchannelResponse{AuthReqID: authReqID, ExpiresIn: int64(ar.ttl / time.Second), consentID: req.ConsentID}
 	if c.DeliveryMode != clients.Push {
 		resp.Interval = max(int64(p.PollInterval/time.Second), 1)
 	}

@@ -52,7 +52,7 @@ func (p *Provider) ServeConsents(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		p.readConsent(w, clientID, id)
 	case http.MethodDelete:
-		p.deleteConsent(w, clientID, id)
+		p.deleteConsent(w, r, clientID, id)
 	}
 }
 
@@ -99,6 +99,7 @@ func (p *Provider) createConsent(w http.ResponseWriter, r *http.Request, clientI
 		writeUnexpected(w)
 		return
 	}
+	p.logStep(r.Context(), "consent_create", clientID, c.ID, "ok")
 	consentTransitions.WithLabelValues(string(consent.AwaitingAuthorisation)).Inc()
 	p.writeConsent(w, http.StatusCreated, c)
 }
@@ -112,11 +113,12 @@ func (p *Provider) readConsent(w http.ResponseWriter, clientID, id string) {
 	p.writeConsent(w, http.StatusOK, c)
 }
 
-func (p *Provider) deleteConsent(w http.ResponseWriter, clientID, id string) {
+func (p *Provider) deleteConsent(w http.ResponseWriter, r *http.Request, clientID, id string) {
 	if err := p.Consents.Delete(clientID, id); err != nil {
 		writeLookupError(w, err)
 		return
 	}
+	p.logStep(r.Context(), "consent_delete", clientID, id, "ok")
 	consentTransitions.WithLabelValues("Deleted").Inc()
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -52,11 +52,11 @@ func (e *PasswordLockedError) Error() string {
 // transaction with the consent: approval authorises it with the chosen accounts, denial
 // rejects it. A push client's tokens are minted in the same transaction; ping and push
 // clients are told afterwards.
-func (p *Provider) Decide(deviceID, deviceToken string, d Decision) error {
+func (p *Provider) Decide(deviceID, deviceToken string, d Decision) (*ciba.Request, error) {
 	now := p.Now()
 	if d.Approve {
 		if err := p.checkPassword(deviceID, deviceToken, d.Password, now); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var req *ciba.Request
@@ -101,13 +101,13 @@ func (p *Provider) Decide(deviceID, deviceToken string, d Decision) error {
 		return ciba.Save(t, key, r)
 	})
 	if err != nil {
-		return err
+		return req, err
 	}
 	countDecision(req, d.Approve, tokens != nil)
 	if req.Mode != clients.Poll {
 		p.deliverResult(req, tokens)
 	}
-	return nil
+	return req, nil
 }
 
 func countDecision(req *ciba.Request, approved, minted bool) {

@@ -49,14 +49,15 @@ func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.De
 	p.async(req.ExpiresAt, func(ctx context.Context) {
 		for _, ch := range p.Channels {
 			err := ch.Notify(ctx, n)
+			logCtx := WithInteraction(ctx, ar.interaction)
 			if err == nil {
 				notifierDeliveries.WithLabelValues(ch.Name(), "delivered").Inc()
+				p.logStep(logCtx, "device_notify", req.ClientID, req.ConsentID, "ok", slog.String("channel", ch.Name()))
 				return
 			}
 			notifierDeliveries.WithLabelValues(ch.Name(), "failed").Inc()
-			p.Log.LogAttrs(ctx, slog.LevelWarn, "notifier channel failed",
-				slog.String("channel", ch.Name()), slog.String("client_id", req.ClientID),
-				slog.String("consent_id", req.ConsentID), slog.String("error", err.Error()))
+			p.logStep(logCtx, "device_notify", req.ClientID, req.ConsentID, "failed",
+				slog.String("channel", ch.Name()), slog.String("error", err.Error()))
 		}
 	})
 }

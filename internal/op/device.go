@@ -3,6 +3,7 @@ package op
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -92,7 +93,14 @@ func (p *Provider) decision(r *http.Request, id, tok string) error {
 		return oauth.InvalidRequest(`decision must be "approve" or "deny"`)
 	}
 	d := Decision{Approve: body.Decision == "approve", Accounts: body.Accounts, Password: body.Password}
-	return decisionError(p.Decide(id, tok, d))
+	req, err := p.Decide(id, tok, d)
+	var clientID, consentID string
+	if req != nil {
+		clientID, consentID = req.ClientID, req.ConsentID
+	}
+	err = decisionError(err)
+	p.logStep(r.Context(), "decision", clientID, consentID, outcomeOf(err), slog.String("decision", body.Decision))
+	return err
 }
 
 // decisionError maps a device-side outcome to its answer: 401 for a bad link or token,

@@ -51,7 +51,7 @@ func (p *Provider) issue(t store.Txn, g *userGrant, now time.Time, mintRefresh b
 	if err != nil {
 		return nil, nil, err
 	}
-	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: g.scope}
+	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: g.scope, consentID: g.consentID}
 	minted := []string{token.AccessKey(at)}
 	if mintRefresh {
 		rttl := p.RefreshTokenTTL

@@ -1,6 +1,7 @@
 package op
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,18 +19,34 @@ type TokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+
+	consentID string
 }
 
 // ServeToken answers POST /token.
 func (p *Provider) ServeToken(w http.ResponseWriter, r *http.Request) {
-	resp, err := p.token(w, r)
+	resp, clientID, err := p.token(w, r)
+	consentID := ""
+	if resp != nil {
+		consentID = resp.consentID
+	}
+	p.logStep(r.Context(), "token", clientID, consentID, outcomeOf(err), slog.String("grant_type", grantLabel(r)))
 	writeAnswer(w, resp, err)
 }
 
-func (p *Provider) token(w http.ResponseWriter, r *http.Request) (*TokenResponse, error) {
+// grantLabel is the grant type asked for, when it is one the gateway knows.
+func grantLabel(r *http.Request) string {
+	switch g := token.Grant(r.PostForm.Get("grant_type")); g {
+	case token.ClientCredentials, token.CIBA, token.RefreshToken:
+		return string(g)
+	}
+	return "other"
+}
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) (*TokenResponse, string, error) {
 	form, client, err := p.clientForm(w, r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var resp *TokenResponse
 	grant := token.Grant(form.Get("grant_type"))
@@ -41,14 +58,14 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (*TokenResponse
 	case token.RefreshToken:
 		resp, err = p.refreshGrant(client, form)
 	case "":
-		return nil, oauth.InvalidRequest("grant_type is missing")
+		return nil, client.Client.ID, oauth.InvalidRequest("grant_type is missing")
 	default:
-		return nil, oauth.UnsupportedGrantType("grant_type " + string(grant) + " is not supported")
+		return nil, client.Client.ID, oauth.UnsupportedGrantType("grant_type " + string(grant) + " is not supported")
 	}
 	if err == nil {
 		tokensIssued.WithLabelValues(string(grant)).Inc()
 	}
-	return resp, err
+	return resp, client.Client.ID, err
 }
 
 // requestedScopes splits a scope parameter; an absent scope asks for every registered scope
