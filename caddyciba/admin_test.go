@@ -135,3 +135,12 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("key ring: %v", ring)
 	}
 }
+
+// TestScheduledKeyRotation: with key_rotation set, the gateway makes new keys by itself.
+func TestScheduledKeyRotation(t *testing.T) {
+	cibaGateway(t, "key_rotation 1s\n\t\tkey_publish_lead 1s")
+	waitFor(t, func() bool {
+		var ring []map[string]any
+		return adminCall(t, "GET", "/ciba/keys", &ring) == 200 && len(ring) >= 2
+	})
+}

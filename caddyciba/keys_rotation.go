@@ -19,7 +19,11 @@ func (a *App) keyRetention() time.Duration { return time.Duration(a.AccessTokenT
 
 // maintainKeys follows the ring in the store and rotates on the schedule, until ctx ends.
 func (a *App) maintainKeys(ctx context.Context, ring *keys.Keyring) {
-	tick := time.NewTicker(keysCheckInterval)
+	every := keysCheckInterval
+	if r := time.Duration(a.KeyRotation); r > 0 {
+		every = min(every, r/2)
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
