@@ -16,10 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyciba/gateway/bench/internal/flow"
-	"github.com/caddyciba/gateway/bench/internal/gateway"
-	"github.com/caddyciba/gateway/bench/internal/load"
-	"github.com/caddyciba/gateway/bench/internal/report"
+	"github.com/caddyciba/gateway/internal/bench/flow"
+	"github.com/caddyciba/gateway/internal/bench/gateway"
+	"github.com/caddyciba/gateway/internal/bench/load"
+	"github.com/caddyciba/gateway/internal/bench/report"
 )
 
 // balances is the upstream's answer: a UK OB v3.1 balances body of one account.
