@@ -68,3 +68,25 @@ func TestRevocationAndIntrospection(t *testing.T) {
 		t.Fatalf("revocation without token: %d %s", r.status, r.raw)
 	}
 }
+
+// TestIntrospectRefreshToken: a refresh token introspects as active for its client, with
+// its consent and no token_type, inactive for another client and after revocation.
+func TestIntrospectRefreshToken(t *testing.T) {
+	hook := cibaGateway(t, "")
+	consentID := newConsent(t, basicID, basicSecret)
+	rt := approvedTokens(t, hook, consentID).str("refresh_token")
+	c := client(nil)
+	in := postForm(t, c, httpBase+"/introspect", formOf("token", rt), basicID, basicSecret)
+	if in.body["active"] != true || in.str("consent_id") != consentID || in.str("client_id") != basicID || in.body["token_type"] != nil {
+		t.Fatalf("refresh token introspection: %s", in.raw)
+	}
+	if r := postForm(t, c, httpBase+"/introspect", formOf("token", rt, "client_id", "tpp-post", "client_secret", "post-secret")); r.body["active"] != false {
+		t.Fatalf("another client sees the refresh token: %s", r.raw)
+	}
+	if r := postForm(t, c, httpBase+"/revoke", formOf("token", rt), basicID, basicSecret); r.status != 200 {
+		t.Fatalf("revoke: %d", r.status)
+	}
+	if r := postForm(t, c, httpBase+"/introspect", formOf("token", rt), basicID, basicSecret); r.body["active"] != false {
+		t.Fatalf("a revoked refresh token introspects as %s", r.raw)
+	}
+}

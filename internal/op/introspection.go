@@ -40,7 +40,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) (*Introspe
 		return nil, err
 	}
 	rec, err := token.LookupAccess(p.Store, tok, p.Now())
-	if err != nil || rec.ClientID != client.Client.ID {
+	if err != nil {
+		return p.introspectRefresh(tok, client.Client.ID), nil
+	}
+	if rec.ClientID != client.Client.ID {
 		return &Introspection{Active: false}, nil
 	}
 	out := &Introspection{
@@ -51,4 +54,19 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) (*Introspe
 		out.Cnf = map[string]string{"x5t#S256": rec.CertThumbprint}
 	}
 	return out, nil
+}
+
+// introspectRefresh answers for a refresh token (RFC 7662 §2.1: the server may introspect
+// any token it issued); it has no token_type, which names access-token types.
+func (p *Provider) introspectRefresh(tok, clientID string) *Introspection {
+	rec, err := token.LookupRefresh(p.Store, tok, p.Now())
+	if err != nil || rec.ClientID != clientID {
+		return &Introspection{Active: false}
+	}
+	out := &Introspection{Active: true, Scope: rec.Scope, ClientID: rec.ClientID, Subject: rec.Subject,
+		Exp: rec.ExpiresAt, Iss: p.Issuer, ConsentID: rec.ConsentID}
+	if rec.CertThumbprint != "" {
+		out.Cnf = map[string]string{"x5t#S256": rec.CertThumbprint}
+	}
+	return out
 }

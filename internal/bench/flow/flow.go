@@ -91,19 +91,92 @@ func (t *TPP) Backchannel(hint, consentID string) (string, error) {
 // ErrPending is a poll that found no decision yet (authorization_pending or slow_down).
 var ErrPending = errors.New("pending")
 
-// Poll redeems auth_req_id; it returns the access token.
-func (t *TPP) Poll(authReqID string) (string, error) {
-	status, body, err := t.post("/token", url.Values{"grant_type": {"urn:openid:params:grant-type:ciba"}, "auth_req_id": {authReqID}})
+// Tokens are what a CIBA poll or a refresh answers.
+type Tokens struct {
+	Access, Refresh string
+}
+
+// OAuthError is an error answer of the token endpoint.
+type OAuthError struct {
+	Status int
+	Code   string
+}
+
+func (e *OAuthError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Code) }
+
+func tokenAnswer(status int, body map[string]any, err error) (Tokens, error) {
 	if err != nil {
-		return "", err
+		return Tokens{}, err
 	}
 	if status == 200 {
-		return body["access_token"].(string), nil
+		at, _ := body["access_token"].(string)
+		rt, _ := body["refresh_token"].(string)
+		return Tokens{Access: at, Refresh: rt}, nil
 	}
-	if e, _ := body["error"].(string); e == "authorization_pending" || e == "slow_down" {
-		return "", ErrPending
+	code, _ := body["error"].(string)
+	if code == "authorization_pending" || code == "slow_down" {
+		return Tokens{}, ErrPending
 	}
-	return "", fmt.Errorf("poll: %d %v", status, body)
+	return Tokens{}, &OAuthError{Status: status, Code: code}
+}
+
+// PollTokens redeems auth_req_id.
+func (t *TPP) PollTokens(authReqID string) (Tokens, error) {
+	return tokenAnswer(t.post("/token", url.Values{"grant_type": {"urn:openid:params:grant-type:ciba"}, "auth_req_id": {authReqID}}))
+}
+
+// Refresh uses a refresh token.
+func (t *TPP) Refresh(refreshToken string) (Tokens, error) {
+	return tokenAnswer(t.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}))
+}
+
+// Poll redeems auth_req_id; it returns the access token.
+func (t *TPP) Poll(authReqID string) (string, error) {
+	tok, err := t.PollTokens(authReqID)
+	return tok.Access, err
+}
+
+// Revoke revokes a token (RFC 7009); nil means the gateway acknowledged it.
+func (t *TPP) Revoke(tok string) error {
+	status, body, err := t.post("/revoke", url.Values{"token": {tok}})
+	if err == nil && status != 200 {
+		err = fmt.Errorf("revoke: %d %v", status, body)
+	}
+	return err
+}
+
+// Active asks the introspection endpoint whether a token is live.
+func (t *TPP) Active(tok string) (bool, error) {
+	status, body, err := t.post("/introspect", url.Values{"token": {tok}})
+	if err != nil || status != 200 {
+		return false, fmt.Errorf("introspect: %d %v %v", status, body, err)
+	}
+	active, _ := body["active"].(bool)
+	return active, nil
+}
+
+// ConsentStatus reads a consent: its Status, or "" with the HTTP status when not found.
+func (t *TPP) ConsentStatus(ccToken, id string) (string, int, error) {
+	req, _ := http.NewRequest(http.MethodGet, t.Base+"/open-banking/v3.1/aisp/account-access-consents/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+ccToken)
+	status, body, err := t.do(req)
+	if err != nil || status != 200 {
+		return "", status, err
+	}
+	data, _ := body["Data"].(map[string]any)
+	s, _ := data["Status"].(string)
+	return s, status, nil
+}
+
+// DeleteConsent deletes a consent; nil means 204.
+func (t *TPP) DeleteConsent(ccToken, id string) error {
+	req, _ := http.NewRequest(http.MethodDelete, t.Base+"/open-banking/v3.1/aisp/account-access-consents/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+ccToken)
+	status, _, err := t.do(req)
+	if err == nil && status != http.StatusNoContent {
+		err = fmt.Errorf("delete consent: %d", status)
+	}
+	return err
 }
 
 // PollUntil polls every interval until tokens come or the deadline passes.

@@ -39,7 +39,7 @@ type Gateway struct {
 // Build compiles cmd/caddy into dir and returns the binary's path.
 func Build(dir string) (string, error) {
 	bin := filepath.Join(dir, "caddy")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/caddy")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/caddyciba/gateway/cmd/caddy")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return bin, cmd.Run()
 }
