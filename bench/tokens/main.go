@@ -1,0 +1,227 @@
+// Command tokens measures token issuance against the reference peer in one run: client
+// credentials tokens/s and full CIBA round trips/s (bc-authorize → approval → poll →
+// tokens) at several concurrencies, for the gateway (Badger, every write synced) and for
+// panva's oidc-provider (npm, in-memory adapter), started by this program on loopback.
+//
+//	go run ./bench/tokens [-phase 5s] [-concurrency 1,8,32] [-md BENCHMARKS.md]
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/caddyciba/gateway/internal/bench/flow"
+	"github.com/caddyciba/gateway/internal/bench/gateway"
+	"github.com/caddyciba/gateway/internal/bench/load"
+	"github.com/caddyciba/gateway/internal/bench/report"
+)
+
+func main() {
+	phase := flag.Duration("phase", 5*time.Second, "length of one measured phase")
+	levels := flag.String("concurrency", "1,8,32", "concurrencies to measure")
+	md := flag.String("md", "", "write the figures into this markdown file's tokens section")
+	profile := flag.String("pprof", "", "write CPU profiles of the gateway's phases at the highest concurrency to PREFIX-cc.prof and PREFIX-ciba.prof")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "caddyciba-bench-tokens-")
+	check(err)
+	defer os.RemoveAll(dir)
+	bin, err := gateway.Build(dir)
+	check(err)
+	phone, err := flow.StartPhone()
+	check(err)
+	defer phone.Close()
+	var conc []int
+	for _, s := range strings.Split(*levels, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		check(err)
+		conc = append(conc, n)
+	}
+	maxConc := conc[len(conc)-1]
+	admin := ""
+	if *profile != "" {
+		admin = fmt.Sprintf("127.0.0.1:%d", gateway.FreePort())
+	}
+	g, err := gateway.Start(gateway.Config{Bin: bin, Dir: dir, Port: gateway.FreePort(), WebhookURL: phone.URL,
+		Users: maxConc, Gated: "ciba_gate\n\t\trespond 200", Admin: admin})
+	check(err)
+	defer g.Stop()
+	peerURL, stopPeer := startPeer()
+	defer stopPeer()
+
+	httpc := flow.NewHTTPClient(maxConc * 2)
+	ours := &flow.TPP{Base: g.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: httpc}
+	peer := &flow.TPP{Base: peerURL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: httpc}
+	cc, err := ours.ClientCredentials()
+	check(err)
+
+	var rows [][]string
+	var ratioCC, ratioCIBA []string
+	for _, c := range conc {
+		var n atomic.Int64
+		hint := func() string { return fmt.Sprintf("user-%d", n.Add(1)%int64(maxConc)) }
+		// Each worker keeps one login hint, so a user has one request at a time.
+		profiled := func(name string, run func() *load.Result) *load.Result {
+			if *profile == "" || c != maxConc {
+				return run()
+			}
+			done := make(chan error, 1)
+			go func() { done <- g.CPUProfile(admin, *phase, *profile+"-"+name+".prof") }()
+			r := run()
+			check(<-done)
+			return r
+		}
+		oursCC := profiled("cc", func() *load.Result { return load.Run(c, *phase, tokenCall(ours)) })
+		peerCC := load.Run(c, *phase, tokenCall(peer))
+		oursCIBA := profiled("ciba", func() *load.Result {
+			return load.Run(c, *phase, func() (int, error) {
+				_, err := flow.RoundTrip(ours, phone, cc, hint(), time.Second)
+				return status(err)
+			})
+		})
+		peerCIBA := load.Run(c, *phase, func() (int, error) { return peerRoundTrip(peer, hint()) })
+		for _, r := range []struct {
+			what, who string
+			res       *load.Result
+		}{{"client credentials", "caddyciba", oursCC}, {"client credentials", "oidc-provider", peerCC},
+			{"CIBA round trip", "caddyciba", oursCIBA}, {"CIBA round trip", "oidc-provider", peerCIBA}} {
+			log.Printf("c=%d %-18s %-13s %8.0f/s p50 %s p99 %s errors %d", c, r.what, r.who, r.res.PerSecond(),
+				load.Ms(r.res.Percentile(.5)), load.Ms(r.res.Percentile(.99)), r.res.Errors)
+			rows = append(rows, []string{fmt.Sprint(c), r.what, r.who, fmt.Sprintf("%.0f", r.res.PerSecond()),
+				load.Ms(r.res.Percentile(.5)), load.Ms(r.res.Percentile(.99)), fmt.Sprint(r.res.Errors)})
+		}
+		ratioCC = append(ratioCC, fmt.Sprintf("%.2f× at %d", oursCC.PerSecond()/peerCC.PerSecond(), c))
+		ratioCIBA = append(ratioCIBA, fmt.Sprintf("%.2f× at %d", oursCIBA.PerSecond()/peerCIBA.PerSecond(), c))
+	}
+	table := report.Table([]string{"connections", "what", "server", "per second", "p50", "p99", "errors"}, rows)
+	summary := fmt.Sprintf("caddyciba against oidc-provider — client credentials: **%s** (target ≥ 5×); CIBA round trips: **%s** (target ≥ 3×).",
+		strings.Join(ratioCC, ", "), strings.Join(ratioCIBA, ", "))
+	fmt.Println(table)
+	fmt.Println(summary)
+	if *md != "" {
+		cmd := "go run ./bench/tokens " + strings.Join(os.Args[1:], " ")
+		body := fmt.Sprintf("Phases of %v per server, workload and concurrency, the two servers one after the other on the same machine. "+
+			"A caddyciba round trip also creates the account-access consent it needs (oidc-provider has none): "+
+			"consent → bc-authorize → webhook to the phone → decision API → poll → tokens; the peer's is bc-authorize → "+
+			"its approval route (`provider.backchannelResult`) → poll → tokens. caddyciba syncs every acknowledged write to "+
+			"disk (Badger, SyncWrites); oidc-provider keeps its state in its development in-memory adapter, which makes "+
+			"the comparison harder for caddyciba, not easier.\n\n%s\n%s\n", *phase, table, summary)
+		check(report.WriteSection(*md, "tokens", "Token issuance against oidc-provider", cmd, body))
+	}
+}
+
+func tokenCall(t *flow.TPP) func() (int, error) {
+	return func() (int, error) {
+		_, err := t.ClientCredentials()
+		return status(err)
+	}
+}
+
+func status(err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	return 200, nil
+}
+
+// peerRoundTrip is bc-authorize, approval and the poll at oidc-provider.
+func peerRoundTrip(t *flow.TPP, hint string) (int, error) {
+	req, _ := http.NewRequest(http.MethodPost, t.Base+"/backchannel",
+		strings.NewReader(url.Values{"scope": {"openid"}, "login_hint": {hint}, "binding_message": {"Bench 1234"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(t.ID, t.Secret)
+	resp, err := t.HTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	var ack struct {
+		AuthReqID string `json:"auth_req_id"`
+	}
+	err = decodeJSON(resp, &ack)
+	if err != nil || ack.AuthReqID == "" {
+		return resp.StatusCode, fmt.Errorf("peer backchannel: %v", err)
+	}
+	approve, err := t.HTTP.Post(t.Base+"/approve/"+url.PathEscape(ack.AuthReqID), "text/plain", nil)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, approve.Body)
+	approve.Body.Close()
+	if approve.StatusCode != http.StatusNoContent {
+		return approve.StatusCode, fmt.Errorf("peer approval: %d", approve.StatusCode)
+	}
+	_, err = t.PollTokens(ack.AuthReqID)
+	return status(err)
+}
+
+func decodeJSON(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%d %s", resp.StatusCode, b)
+	}
+	return jsonUnmarshal(b, v)
+}
+
+// startPeer installs oidc-provider from bench/peer's lock file and starts it on loopback.
+func startPeer() (string, func()) {
+	peerDir, err := filepath.Abs("bench/peer")
+	check(err)
+	if _, err := os.Stat(filepath.Join(peerDir, "node_modules", "oidc-provider")); err != nil {
+		install := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+		install.Dir, install.Stdout, install.Stderr = peerDir, os.Stderr, os.Stderr
+		check(install.Run())
+	}
+	port := gateway.FreePort()
+	cmd := exec.Command("node", "server.mjs")
+	cmd.Dir = peerDir
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "NODE_ENV=production")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	check(err)
+	cmd.Stderr = io.Discard
+	check(cmd.Start())
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "ready") {
+				close(ready)
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		log.Fatal("oidc-provider did not start")
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", port), func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+var jsonUnmarshal = func(b []byte, v any) error { return json.Unmarshal(b, v) }
