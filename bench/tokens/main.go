@@ -35,6 +35,7 @@ func main() {
 	phase := flag.Duration("phase", 5*time.Second, "length of one measured phase")
 	levels := flag.String("concurrency", "1,8,32", "concurrencies to measure")
 	md := flag.String("md", "", "write the figures into this markdown file's tokens section")
+	alg := flag.String("alg", "ES256", "the gateway's signing_alg for ID tokens (ES256 or PS256, both FAPI)")
 	profile := flag.String("pprof", "", "write CPU profiles of the gateway's phases at the highest concurrency to PREFIX-cc.prof and PREFIX-ciba.prof")
 	flag.Parse()
 
@@ -58,7 +59,7 @@ func main() {
 		admin = fmt.Sprintf("127.0.0.1:%d", gateway.FreePort())
 	}
 	g, err := gateway.Start(gateway.Config{Bin: bin, Dir: dir, Port: gateway.FreePort(), WebhookURL: phone.URL,
-		Users: maxConc, Gated: "ciba_gate\n\t\trespond 200", Admin: admin})
+		Users: maxConc, Gated: "ciba_gate\n\t\trespond 200", Admin: admin, SigningAlg: *alg})
 	check(err)
 	defer g.Stop()
 	peerURL, stopPeer := startPeer()

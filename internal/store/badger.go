@@ -9,11 +9,13 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// Badger is the embedded Store. Writes are synced to disk before they return.
+// Badger is the embedded Store. Writes are synced to disk before they return, in groups
+// (groupSync).
 type Badger struct {
-	db   *badger.DB
-	stop context.CancelFunc
-	done chan struct{}
+	db     *badger.DB
+	synced *groupSync
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 // conflictDeadline bounds how long an Update that keeps losing races on hot keys retries
@@ -23,7 +25,8 @@ const conflictDeadline = 5 * time.Second
 // OpenBadger opens (or creates) the database in dir. logger may be nil for silence.
 func OpenBadger(dir string, logger badger.Logger) (*Badger, error) {
 	opts := badger.DefaultOptions(dir).
-		WithSyncWrites(true).
+		// Commits are synced by groupSync, together, before any returns.
+		WithSyncWrites(false).
 		WithLogger(logger).
 		// Bounded memory whatever the number of records: small memtables and caches.
 		WithMemTableSize(16 << 20).
@@ -37,7 +40,7 @@ func OpenBadger(dir string, logger badger.Logger) (*Badger, error) {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	b := &Badger{db: db, stop: stop, done: make(chan struct{})}
+	b := &Badger{db: db, synced: newGroupSync(db, dir), stop: stop, done: make(chan struct{})}
 	go b.collectGarbage(ctx)
 	return b, nil
 }
@@ -64,7 +67,16 @@ func (b *Badger) collectGarbage(ctx context.Context) {
 func (b *Badger) Close() error {
 	b.stop()
 	<-b.done
+	b.synced.stop()
 	return b.db.Close()
+}
+
+// durable waits for the sync of a commit that succeeded.
+func (b *Badger) durable(err error) error {
+	if err != nil {
+		return err
+	}
+	return b.synced.wait()
 }
 
 func (b *Badger) Get(key string) ([]byte, error) {
@@ -78,7 +90,7 @@ func (b *Badger) Get(key string) ([]byte, error) {
 }
 
 func (b *Badger) Put(key string, val []byte, ttl time.Duration) error {
-	return b.db.Update(func(txn *badger.Txn) error { return put(txn, key, val, ttl) })
+	return b.durable(b.db.Update(func(txn *badger.Txn) error { return put(txn, key, val, ttl) }))
 }
 
 func (b *Badger) PutNew(key string, val []byte, ttl time.Duration) error {
@@ -93,7 +105,7 @@ func (b *Badger) PutNew(key string, val []byte, ttl time.Duration) error {
 }
 
 func (b *Badger) Delete(key string) error {
-	return b.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(key)) })
+	return b.durable(b.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(key)) }))
 }
 
 func (b *Badger) Update(fn func(Txn) error) error {
@@ -102,7 +114,7 @@ func (b *Badger) Update(fn func(Txn) error) error {
 	for {
 		err := b.db.Update(func(txn *badger.Txn) error { return fn(badgerTxn{txn}) })
 		if !errors.Is(err, badger.ErrConflict) || time.Now().After(deadline) {
-			return err
+			return b.durable(err)
 		}
 		// Jitter spreads the losers so they do not collide again in lockstep.
 		time.Sleep(backoff/2 + rand.N(backoff))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestDecoded: a cached decoding serves only the same bytes; a change and a delete are
@@ -50,5 +51,34 @@ func TestDecoded(t *testing.T) {
 	}
 	if len(d.m) > 2 {
 		t.Fatalf("%d entries for a bound of 2", len(d.m))
+	}
+}
+
+// TestLoader: records written through a Loader are there, with their TTL, once flushed.
+func TestLoader(t *testing.T) {
+	s, err := OpenBadger(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := s.NewLoader()
+	for i := range 1000 {
+		if err := l.Put("k/"+strconv.Itoa(i), []byte("v"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Put("short", []byte("v"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := s.Scan("k/", func(string, []byte) error { n++; return nil }); err != nil || n != 1000 {
+		t.Fatalf("%d records, %v", n, err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := s.Get("short"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the TTL was not kept: %v", err)
 	}
 }

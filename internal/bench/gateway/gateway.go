@@ -67,6 +67,8 @@ type Config struct {
 	Gated string
 	// Admin is the admin endpoint's address (for pprof); off when empty.
 	Admin string
+	// SigningAlg is the ID token algorithm; the gateway's default (PS256) when empty.
+	SigningAlg string
 }
 
 // Start writes the users file and the Caddyfile and starts the gateway; it returns once
@@ -83,6 +85,7 @@ func Start(cfg Config) (*Gateway, error) {
 		level ERROR
 	}
 	ciba {
+		%[10]s
 		issuer        %[1]s
 		storage       %[2]s/data
 		users         %[2]s/users.json
@@ -106,7 +109,7 @@ func Start(cfg Config) (*Gateway, error) {
 	}
 }
 %[8]s
-`, url, cfg.Dir, ClientID, ClientSecret, cfg.WebhookURL, base64.StdEncoding.EncodeToString(WebhookKey), cfg.Gated, cfg.ExtraSites, adminOf(cfg))
+`, url, cfg.Dir, ClientID, ClientSecret, cfg.WebhookURL, base64.StdEncoding.EncodeToString(WebhookKey), cfg.Gated, cfg.ExtraSites, adminOf(cfg), algOf(cfg))
 	path := filepath.Join(cfg.Dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(caddyfile), 0o600); err != nil {
 		return nil, err
@@ -136,6 +139,13 @@ func Start(cfg Config) (*Gateway, error) {
 	}
 	g.Kill()
 	return nil, fmt.Errorf("the gateway did not answer within a minute")
+}
+
+func algOf(cfg Config) string {
+	if cfg.SigningAlg == "" {
+		return ""
+	}
+	return "signing_alg " + cfg.SigningAlg
 }
 
 func adminOf(cfg Config) string {

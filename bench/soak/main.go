@@ -1,0 +1,251 @@
+// Command soak runs the gateway under a mixed load for a while — CIBA flows, gated
+// account calls, revocations, requests left to expire — and samples its resident memory,
+// open files and goroutines, to show they stay flat.
+//
+//	go run ./bench/soak [-duration 10m] [-sample 30s] [-md BENCHMARKS.md]
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyciba/gateway/internal/bench/flow"
+	"github.com/caddyciba/gateway/internal/bench/gateway"
+	"github.com/caddyciba/gateway/internal/bench/report"
+)
+
+type sample struct {
+	at                        time.Duration
+	rssMiB, files, goroutines int
+}
+
+func main() {
+	duration := flag.Duration("duration", 10*time.Minute, "how long the load runs")
+	every := flag.Duration("sample", 30*time.Second, "how often the gateway is sampled")
+	workers := flag.Int("workers", 8, "concurrent flows")
+	md := flag.String("md", "", "write the figures into this markdown file's soak section")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "caddyciba-bench-soak-")
+	check(err)
+	defer os.RemoveAll(dir)
+	bin, err := gateway.Build(dir)
+	check(err)
+	phone, err := flow.StartPhone()
+	check(err)
+	defer phone.Close()
+	upstream := startUpstream()
+	admin := fmt.Sprintf("127.0.0.1:%d", gateway.FreePort())
+	g, err := gateway.Start(gateway.Config{Bin: bin, Dir: dir, Port: gateway.FreePort(), WebhookURL: phone.URL,
+		Users: *workers, Admin: admin, Gated: "ciba_gate\n\t\treverse_proxy " + upstream})
+	check(err)
+	defer g.Stop()
+
+	var flows, gated, revoked, abandoned, failures atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range *workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tpp := &flow.TPP{Base: g.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: flow.NewHTTPClient(2)}
+			hint := fmt.Sprintf("user-%d", w)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := oneRound(tpp, phone, hint, i, &flows, &gated, &revoked, &abandoned); err != nil {
+					failures.Add(1)
+					log.Printf("worker %d: %v", w, err)
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+
+	var samples []sample
+	start := time.Now()
+	take := func() {
+		s, err := measure(g, admin)
+		check(err)
+		s.at = time.Since(start).Round(time.Second)
+		samples = append(samples, s)
+		log.Printf("%v: RSS %d MiB, %d open files, %d goroutines; %d flows, %d gated calls, %d revocations, %d abandoned, %d failures",
+			s.at, s.rssMiB, s.files, s.goroutines, flows.Load(), gated.Load(), revoked.Load(), abandoned.Load(), failures.Load())
+	}
+	take()
+	for time.Since(start) < *duration {
+		time.Sleep(min(*every, *duration-time.Since(start)))
+		take()
+	}
+	close(stop)
+	wg.Wait()
+	time.Sleep(2 * time.Second) // let idle connections and deliveries settle
+	take()
+
+	var rows [][]string
+	for _, s := range samples {
+		rows = append(rows, []string{s.at.String(), fmt.Sprint(s.rssMiB), fmt.Sprint(s.files), fmt.Sprint(s.goroutines)})
+	}
+	// The first sample is of the idle gateway; the second is the first under load.
+	first, last := samples[min(1, len(samples)-1)], samples[len(samples)-1]
+	summary := fmt.Sprintf("%d flows, %d gated calls, %d revocations, %d requests left to expire, %d failures in %v. "+
+		"From the first sample under load to the end: RSS %d → %d MiB, open files %d → %d, goroutines %d → %d.",
+		flows.Load(), gated.Load(), revoked.Load(), abandoned.Load(), failures.Load(), *duration,
+		first.rssMiB, last.rssMiB, first.files, last.files, first.goroutines, last.goroutines)
+	table := report.Table([]string{"time", "RSS MiB", "open files", "goroutines"}, rows)
+	fmt.Println(table)
+	fmt.Println(summary)
+	if *md != "" {
+		cmd := "go run ./bench/soak " + strings.Join(os.Args[1:], " ")
+		body := fmt.Sprintf("%d workers, each in a loop: consent, bc-authorize, approval through the decision API, poll, "+
+			"five gated calls through reverse_proxy, then either a revocation, a refresh, or (every fourth round) a second "+
+			"request that is never approved and expires after 5 s. The last row is taken after the load stopped.\n\n%s\n%s\n",
+			*workers, table, summary)
+		check(report.WriteSection(*md, "soak", "Soak: mixed load", cmd, body))
+	}
+}
+
+// oneRound is one flow with its follow-ups.
+func oneRound(tpp *flow.TPP, phone *flow.Phone, hint string, i int, flows, gated, revoked, abandoned *atomic.Int64) error {
+	cc, err := tpp.ClientCredentials()
+	if err != nil {
+		return err
+	}
+	consentID, err := tpp.Consent(cc)
+	if err != nil {
+		return err
+	}
+	authReqID, err := tpp.Backchannel(hint, consentID)
+	if err != nil {
+		return err
+	}
+	n, err := phone.Await(consentID, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	if err := flow.Approve(tpp.HTTP, n, "22289"); err != nil {
+		return err
+	}
+	toks, err := tpp.PollTokens(authReqID)
+	if err != nil {
+		return err
+	}
+	flows.Add(1)
+	for range 5 {
+		req, _ := http.NewRequest(http.MethodGet, tpp.Base+"/open-banking/v3.1/aisp/accounts/22289/balances", nil)
+		req.Header.Set("Authorization", "Bearer "+toks.Access)
+		resp, err := tpp.HTTP.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("gated call: %d", resp.StatusCode)
+		}
+		gated.Add(1)
+	}
+	switch {
+	case i%4 == 3:
+		other, err := tpp.Consent(cc)
+		if err != nil {
+			return err
+		}
+		status, body, err := postForm(tpp, "/bc-authorize", url.Values{"scope": {"openid accounts"}, "login_hint": {hint},
+			"openbanking_intent_id": {other}, "requested_expiry": {"5"}})
+		if err != nil || status != 200 {
+			return fmt.Errorf("abandoned request: %d %s %v", status, body, err)
+		}
+		if _, err := phone.Await(other, 10*time.Second); err != nil {
+			return err
+		}
+		abandoned.Add(1)
+	case i%2 == 0:
+		if err := tpp.Revoke(toks.Access); err != nil {
+			return err
+		}
+		revoked.Add(1)
+	default:
+		if _, err := tpp.Refresh(toks.Refresh); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func postForm(tpp *flow.TPP, path string, form url.Values) (int, string, error) {
+	req, _ := http.NewRequest(http.MethodPost, tpp.Base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(tpp.ID, tpp.Secret)
+	resp, err := tpp.HTTP.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		b.WriteString(sc.Text())
+	}
+	return resp.StatusCode, b.String(), nil
+}
+
+// measure reads the gateway's resident memory and open files from /proc and its
+// goroutine count from the admin endpoint's pprof.
+func measure(g *gateway.Gateway, admin string) (sample, error) {
+	var s sample
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.PID()))
+	if err != nil {
+		return s, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			s.rssMiB = kb >> 10
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", g.PID()))
+	if err != nil {
+		return s, err
+	}
+	s.files = len(fds)
+	resp, err := http.Get("http://" + admin + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+	_, err = fmt.Sscanf(line, "goroutine profile: total %d", &s.goroutines)
+	return s, err
+}
+
+func startUpstream() string {
+	l, err := netListen()
+	check(err)
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"Data":{"Balance":[{"AccountId":"22289","Amount":{"Amount":"1.00","Currency":"GBP"}}]},"Links":{"Self":"x"},"Meta":{}}`))
+	}))
+	return l.Addr().String()
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
