@@ -58,8 +58,10 @@ func main() {
 	if *profile != "" {
 		admin = fmt.Sprintf("127.0.0.1:%d", gateway.FreePort())
 	}
+	ceilingPort := gateway.FreePort()
 	g, err := gateway.Start(gateway.Config{Bin: bin, Dir: dir, Port: gateway.FreePort(), WebhookURL: phone.URL,
-		Users: maxConc, Gated: "ciba_gate\n\t\trespond 200", Admin: admin, SigningAlg: *alg})
+		Users: maxConc, Gated: "ciba_gate\n\t\trespond 200", Admin: admin, SigningAlg: *alg,
+		ExtraSites: fmt.Sprintf("http://127.0.0.1:%d {\n\trespond `{\"ok\":true}` 200\n}\n", ceilingPort)})
 	check(err)
 	defer g.Stop()
 	peerURL, stopPeer := startPeer()
@@ -87,6 +89,7 @@ func main() {
 			check(<-done)
 			return r
 		}
+		ceiling := load.Run(c, *phase, load.Get(httpc, fmt.Sprintf("http://127.0.0.1:%d/", ceilingPort), http.Header{}))
 		oursCC := profiled("cc", func() *load.Result { return load.Run(c, *phase, tokenCall(ours)) })
 		peerCC := load.Run(c, *phase, tokenCall(peer))
 		oursCIBA := profiled("ciba", func() *load.Result {
@@ -99,9 +102,9 @@ func main() {
 		for _, r := range []struct {
 			what, who string
 			res       *load.Result
-		}{{"client credentials", "caddyciba", oursCC}, {"client credentials", "oidc-provider", peerCC},
+		}{{"static respond (ceiling)", "Caddy", ceiling}, {"client credentials", "caddyciba", oursCC}, {"client credentials", "oidc-provider", peerCC},
 			{"CIBA round trip", "caddyciba", oursCIBA}, {"CIBA round trip", "oidc-provider", peerCIBA}} {
-			log.Printf("c=%d %-18s %-13s %8.0f/s p50 %s p99 %s errors %d", c, r.what, r.who, r.res.PerSecond(),
+			log.Printf("c=%d %-24s %-13s %8.0f/s p50 %s p99 %s errors %d", c, r.what, r.who, r.res.PerSecond(),
 				load.Ms(r.res.Percentile(.5)), load.Ms(r.res.Percentile(.99)), r.res.Errors)
 			rows = append(rows, []string{fmt.Sprint(c), r.what, r.who, fmt.Sprintf("%.0f", r.res.PerSecond()),
 				load.Ms(r.res.Percentile(.5)), load.Ms(r.res.Percentile(.99)), fmt.Sprint(r.res.Errors)})
