@@ -37,6 +37,7 @@ func main() {
 	rounds := flag.Int("rounds", 5, "rounds of polls, each request polled once a round, a second apart")
 	concurrency := flag.Int("concurrency", 8, "concurrent polls")
 	md := flag.String("md", "", "write the figures into this markdown file's scale section")
+	heap := flag.String("pprof", "", "write a heap profile of the gateway with the large store here")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "caddyciba-bench-scale-")
@@ -52,6 +53,7 @@ func main() {
 		seedTime         time.Duration
 	}
 	runs := []*run{{stored: measured, consents: *consents / 1000}, {stored: *requests, consents: *consents}}
+	large := runs[1]
 	for _, r := range runs {
 		storage := filepath.Join(dir, fmt.Sprint(r.stored))
 		check(os.MkdirAll(storage, 0o700))
@@ -63,20 +65,27 @@ func main() {
 
 		phone, err := flow.StartPhone()
 		check(err)
+		admin := fmt.Sprintf("127.0.0.1:%d", gateway.FreePort())
 		g, err := gateway.Start(gateway.Config{Bin: bin, Dir: storage, Port: gateway.FreePort(), WebhookURL: phone.URL,
-			Gated: "ciba_gate\n\t\trespond 200"})
+			Gated: "ciba_gate\n\t\trespond 200", Admin: admin})
 		check(err)
 		tpp := &flow.TPP{Base: g.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: flow.NewHTTPClient(*concurrency)}
 		r.latencies, err = pollRounds(tpp, ids, *rounds, *concurrency)
 		check(err)
 		r.rss, err = g.PeakRSS()
 		check(err)
+		if *heap != "" && r == large {
+			check(g.HeapProfile(admin, *heap))
+		}
+		anon, _ := g.Memory("RssAnon")
+		file, _ := g.Memory("RssFile")
+		log.Printf("resident now: %d MiB anonymous, %d MiB file-backed (mapped tables and logs)", anon>>20, file>>20)
 		g.Stop()
 		phone.Close()
 		log.Printf("%d stored: poll p50 %s p99 %s, peak RSS %d MiB", r.stored, load.Ms(pct(r.latencies, .5)),
 			load.Ms(pct(r.latencies, .99)), r.rss>>20)
 	}
-	small, large := runs[0], runs[1]
+	small := runs[0]
 	rows := [][]string{}
 	for _, r := range runs {
 		rows = append(rows, []string{fmt.Sprint(r.stored), fmt.Sprint(r.consents), r.seedTime.Round(time.Second).String(),
@@ -137,7 +146,10 @@ func seed(dir string, n, consents int) ([]string, error) {
 			ids = append(ids, id)
 		}
 	}
-	return ids, l.Flush()
+	if err := l.Flush(); err != nil {
+		return nil, err
+	}
+	return ids, l.Compact()
 }
 
 // pollRounds polls every id once a round, rounds at least a second apart, and returns

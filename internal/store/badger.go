@@ -34,7 +34,11 @@ func OpenBadger(dir string, logger badger.Logger) (*Badger, error) {
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20).
 		WithValueLogFileSize(64 << 20).
+		// Tables of one size at every level: a compaction's table builders hold a table's
+		// worth of memory each, and the default doubling per level reaches 64 MiB tables.
+		WithBaseTableSize(2 << 20).
 		WithNumCompactors(2)
+	opts.TableSizeMultiplier = 1 // no With method for it
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,10 @@ func (l *Loader) Flush() error {
 	return l.store.durable(l.wb.Flush())
 }
 
+// Compact flattens the tree after a bulk load, as the compactions of a store that grew
+// over time would have left it.
+func (l *Loader) Compact() error { return l.store.db.Flatten(2) }
+
 // Close is Flush.
 func (l *Loader) Close() error { return l.Flush() }
 

@@ -171,6 +171,22 @@ func (g *Gateway) CPUProfile(admin string, d time.Duration, path string) error {
 	return err
 }
 
+// HeapProfile fetches a heap profile of the gateway from its admin endpoint.
+func (g *Gateway) HeapProfile(admin, path string) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/heap", admin))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
 // PID is the gateway's process id.
 func (g *Gateway) PID() int { return g.cmd.Process.Pid }
 
@@ -191,19 +207,22 @@ func (g *Gateway) Stop() {
 }
 
 // PeakRSS is the process's peak resident set (VmHWM) in bytes, read from /proc.
-func (g *Gateway) PeakRSS() (int64, error) {
+func (g *Gateway) PeakRSS() (int64, error) { return g.Memory("VmHWM") }
+
+// Memory reads one memory line of /proc/<pid>/status (VmHWM, VmRSS, RssAnon, RssFile) in bytes.
+func (g *Gateway) Memory(field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.PID()))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			var kb int64
 			_, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM")
+	return 0, fmt.Errorf("no %s", field)
 }
 
 // UserPassword is every benchmark user's password.
