@@ -123,7 +123,7 @@ func main() {
 			"A caddyciba round trip also creates the account-access consent it needs (oidc-provider has none): "+
 			"consent → bc-authorize → webhook to the phone → decision API → poll → tokens; the peer's is bc-authorize → "+
 			"its approval route (`provider.backchannelResult`) → poll → tokens. caddyciba syncs every acknowledged write to "+
-			"disk (Badger, SyncWrites); oidc-provider keeps its state in its development in-memory adapter, which makes "+
+			"disk before it answers (Badger, commits synced in groups); ID tokens are ES256. oidc-provider keeps its state in its development in-memory adapter, which makes "+
 			"the comparison harder for caddyciba, not easier.\n\n%s\n%s\n", *phase, table, summary)
 		check(report.WriteSection(*md, "tokens", "Token issuance against oidc-provider", cmd, body))
 	}
