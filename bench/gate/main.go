@@ -35,11 +35,9 @@ func main() {
 	profile := flag.String("pprof", "", "write a CPU profile of the gateway during the last gated phase here")
 	flag.Parse()
 
-	dir, err := os.MkdirTemp("", "caddyciba-bench-gate-")
+	dir, bin, cleanup, err := gateway.Workdir("gate")
 	check(err)
-	defer os.RemoveAll(dir)
-	bin, err := gateway.Build(dir)
-	check(err)
+	defer cleanup()
 
 	upstream := startUpstream()
 	phone, err := flow.StartPhone()

@@ -40,11 +40,9 @@ func main() {
 	heap := flag.String("pprof", "", "write a heap profile of the gateway with the large store here")
 	flag.Parse()
 
-	dir, err := os.MkdirTemp("", "caddyciba-bench-scale-")
+	dir, bin, cleanup, err := gateway.Workdir("scale")
 	check(err)
-	defer os.RemoveAll(dir)
-	bin, err := gateway.Build(dir)
-	check(err)
+	defer cleanup()
 
 	type run struct {
 		stored, consents int

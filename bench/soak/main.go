@@ -37,11 +37,9 @@ func main() {
 	md := flag.String("md", "", "write the figures into this markdown file's soak section")
 	flag.Parse()
 
-	dir, err := os.MkdirTemp("", "caddyciba-bench-soak-")
+	dir, bin, cleanup, err := gateway.Workdir("soak")
 	check(err)
-	defer os.RemoveAll(dir)
-	bin, err := gateway.Build(dir)
-	check(err)
+	defer cleanup()
 	phone, err := flow.StartPhone()
 	check(err)
 	defer phone.Close()

@@ -39,11 +39,9 @@ func main() {
 	profile := flag.String("pprof", "", "write CPU profiles of the gateway's phases at the highest concurrency to PREFIX-cc.prof and PREFIX-ciba.prof")
 	flag.Parse()
 
-	dir, err := os.MkdirTemp("", "caddyciba-bench-tokens-")
+	dir, bin, cleanup, err := gateway.Workdir("tokens")
 	check(err)
-	defer os.RemoveAll(dir)
-	bin, err := gateway.Build(dir)
-	check(err)
+	defer cleanup()
 	phone, err := flow.StartPhone()
 	check(err)
 	defer phone.Close()

@@ -36,6 +36,21 @@ type Gateway struct {
 	done chan error
 }
 
+// Workdir makes a temporary directory for one benchmark and builds the gateway into it;
+// cleanup removes it.
+func Workdir(name string) (dir, bin string, cleanup func(), err error) {
+	dir, err = os.MkdirTemp("", "caddyciba-bench-"+name+"-")
+	if err != nil {
+		return "", "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if bin, err = Build(dir); err != nil {
+		cleanup()
+		return "", "", nil, err
+	}
+	return dir, bin, cleanup, nil
+}
+
 // Build compiles cmd/caddy into dir and returns the binary's path.
 func Build(dir string) (string, error) {
 	bin := filepath.Join(dir, "caddy")
@@ -157,23 +172,16 @@ func adminOf(cfg Config) string {
 
 // CPUProfile fetches a CPU profile of the gateway over d from its admin endpoint.
 func (g *Gateway) CPUProfile(admin string, d time.Duration, path string) error {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, int(d.Seconds())))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
+	return fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, int(d.Seconds())), path)
 }
 
 // HeapProfile fetches a heap profile of the gateway from its admin endpoint.
 func (g *Gateway) HeapProfile(admin, path string) error {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/heap", admin))
+	return fetch(fmt.Sprintf("http://%s/debug/pprof/heap", admin), path)
+}
+
+func fetch(url, path string) error {
+	resp, err := http.Get(url)
 	if err != nil {
 		return err
 	}
