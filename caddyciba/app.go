@@ -155,11 +155,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 	}
 	a.users = users.NewLive(dir)
-	var background context.Context
-	background, a.stopBackground = context.WithCancel(context.Background())
-	if a.Users != "" {
-		go a.watchUsers(background, a.Users, a.users)
-	}
 	alg, err := keys.ParseAlg(a.SigningAlg)
 	if err != nil {
 		return err
@@ -189,6 +184,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.provider.Users = a.users
 	a.provider.Channels = a.channels
 	a.provider.Log = ctx.Slogger()
+	// Background work starts last, once nothing above can fail; Cleanup stops it.
+	var background context.Context
+	background, a.stopBackground = context.WithCancel(context.Background())
+	if a.Users != "" {
+		go a.watchUsers(background, a.Users, a.users)
+	}
 	go a.maintainKeys(background, ring)
 	return nil
 }
