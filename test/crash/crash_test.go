@@ -118,7 +118,7 @@ func flows(tpp *flow.TPP, phone *flow.Phone, hint string, l *ledger, rng *rand.R
 // result of one trial's check.
 type result struct {
 	checked, lost, doubles int
-	problems              []string
+	problems               []string
 }
 
 func (r *result) lose(format string, args ...any) {
