@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Badger is the embedded Store. Writes are synced to disk before they return, in groups
@@ -31,7 +32,11 @@ func OpenBadger(dir string, logger badger.Logger) (*Badger, error) {
 		// Bounded memory whatever the number of records: small memtables and caches.
 		WithMemTableSize(16 << 20).
 		WithNumMemtables(3).
-		WithBlockCacheSize(32 << 20).
+		// Records are small JSON: uncompressed tables spare the compactions' compression
+		// buffers, and without compression Badger reads through the page cache, so it
+		// needs no block cache of its own.
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
 		WithIndexCacheSize(16 << 20).
 		WithValueLogFileSize(64 << 20).
 		// Tables of one size at every level: a compaction's table builders hold a table's
