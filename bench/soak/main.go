@@ -9,12 +9,13 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,8 +27,11 @@ import (
 )
 
 type sample struct {
-	at                        time.Duration
-	rssMiB, files, goroutines int
+	at time.Duration
+	// anonMiB is the process's own memory; fileMiB the pages of the store's mapped files.
+	anonMiB, fileMiB, storeMiB int
+	// tables are the store's open files; others every other descriptor (sockets, logs).
+	tables, others, goroutines int
 }
 
 func main() {
@@ -77,12 +81,14 @@ func main() {
 	var samples []sample
 	start := time.Now()
 	take := func() {
-		s, err := measure(g, admin)
+		s, err := measure(g, admin, dir)
 		check(err)
 		s.at = time.Since(start).Round(time.Second)
 		samples = append(samples, s)
-		log.Printf("%v: RSS %d MiB, %d open files, %d goroutines; %d flows, %d gated calls, %d revocations, %d abandoned, %d failures",
-			s.at, s.rssMiB, s.files, s.goroutines, flows.Load(), gated.Load(), revoked.Load(), abandoned.Load(), failures.Load())
+		log.Printf("%v: RSS %d MiB own + %d MiB mapped store, store %d MiB, %d store files + %d other descriptors, %d goroutines; "+
+			"%d flows, %d gated calls, %d revocations, %d abandoned, %d failures",
+			s.at, s.anonMiB, s.fileMiB, s.storeMiB, s.tables, s.others, s.goroutines,
+			flows.Load(), gated.Load(), revoked.Load(), abandoned.Load(), failures.Load())
 	}
 	take()
 	for time.Since(start) < *duration {
@@ -96,15 +102,19 @@ func main() {
 
 	var rows [][]string
 	for _, s := range samples {
-		rows = append(rows, []string{s.at.String(), fmt.Sprint(s.rssMiB), fmt.Sprint(s.files), fmt.Sprint(s.goroutines)})
+		rows = append(rows, []string{s.at.String(), fmt.Sprint(s.anonMiB), fmt.Sprint(s.fileMiB), fmt.Sprint(s.storeMiB),
+			fmt.Sprint(s.tables), fmt.Sprint(s.others), fmt.Sprint(s.goroutines)})
 	}
 	// The first sample is of the idle gateway; the second is the first under load.
 	first, last := samples[min(1, len(samples)-1)], samples[len(samples)-1]
 	summary := fmt.Sprintf("%d flows, %d gated calls, %d revocations, %d requests left to expire, %d failures in %v. "+
-		"From the first sample under load to the end: RSS %d → %d MiB, open files %d → %d, goroutines %d → %d.",
+		"From the first sample under load to the end: the process's own memory %d → %d MiB, descriptors other than the store's files %d → %d, "+
+		"goroutines %d → %d; the store grew %d → %d MiB on disk (records with their TTLs: refresh tokens live 90 days), "+
+		"and with it its mapped pages and table files.",
 		flows.Load(), gated.Load(), revoked.Load(), abandoned.Load(), failures.Load(), *duration,
-		first.rssMiB, last.rssMiB, first.files, last.files, first.goroutines, last.goroutines)
-	table := report.Table([]string{"time", "RSS MiB", "open files", "goroutines"}, rows)
+		first.anonMiB, last.anonMiB, first.others, last.others, first.goroutines, last.goroutines, first.storeMiB, last.storeMiB)
+	table := report.Table([]string{"time", "own memory MiB (RssAnon)", "mapped store MiB (RssFile)", "store on disk MiB",
+		"store files", "other descriptors", "goroutines"}, rows)
 	fmt.Println(table)
 	fmt.Println(summary)
 	if *md != "" {
@@ -201,25 +211,42 @@ func postForm(tpp *flow.TPP, path string, form url.Values) (int, string, error) 
 	return resp.StatusCode, b.String(), nil
 }
 
-// measure reads the gateway's resident memory and open files from /proc and its
-// goroutine count from the admin endpoint's pprof.
-func measure(g *gateway.Gateway, admin string) (sample, error) {
+// measure reads the gateway's resident memory and open files from /proc, the store's
+// size on disk, and its goroutine count from the admin endpoint's pprof.
+func measure(g *gateway.Gateway, admin, dir string) (sample, error) {
 	var s sample
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.PID()))
+	anon, err := g.Memory("RssAnon")
 	if err != nil {
 		return s, err
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			s.rssMiB = kb >> 10
+	file, err := g.Memory("RssFile")
+	if err != nil {
+		return s, err
+	}
+	s.anonMiB, s.fileMiB = int(anon>>20), int(file>>20)
+	data := filepath.Join(dir, "data")
+	var size int64
+	_ = filepath.WalkDir(data, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		return nil
+	})
+	s.storeMiB = int(size >> 20)
+	fdDir := fmt.Sprintf("/proc/%d/fd", g.PID())
+	fds, err := os.ReadDir(fdDir)
+	if err != nil {
+		return s, err
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && strings.HasPrefix(target, data) {
+			s.tables++
+		} else {
+			s.others++
 		}
 	}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", g.PID()))
-	if err != nil {
-		return s, err
-	}
-	s.files = len(fds)
 	resp, err := http.Get("http://" + admin + "/debug/pprof/goroutine?debug=1")
 	if err != nil {
 		return s, err
