@@ -56,14 +56,8 @@ func phone(t *testing.T) (newTab func(t *testing.T) context.Context) {
 // auth_req_id, the consent and the device's notification.
 func startForAlice(t *testing.T, hook *receiver, kv ...string) (string, string, *notifier.Notification) {
 	t.Helper()
-	consentID := newConsent(t, basicID, basicSecret)
-	form := append([]string{"scope", "openid accounts", "login_hint", "alice@example.com",
-		"binding_message", "Approve 4F2Q", "openbanking_intent_id", consentID}, kv...)
-	ack := bcBasic(t, basicID, basicSecret, form...)
-	if ack.status != http.StatusOK {
-		t.Fatalf("bc-authorize: %d %s", ack.status, ack.raw)
-	}
-	return ack.str("auth_req_id"), consentID, notification(t, hook)
+	authReqID, consentID := startFor(t, "alice@example.com", append([]string{"binding_message", "Approve 4F2Q"}, kv...)...)
+	return authReqID, consentID, notification(t, hook)
 }
 
 // ending waits for the page's closing message and returns its state and title.

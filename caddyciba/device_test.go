@@ -162,7 +162,7 @@ func TestSMTPChannel(t *testing.T) {
 			secret `+webhookSecret+`
 		}`))
 
-	authReqID := startFor(t, "alice@example.com", "binding_message", "Approve 4F2Q")
+	authReqID, _ := startFor(t, "alice@example.com", "binding_message", "Approve 4F2Q")
 	mail := relay.Next(t)
 	link := deviceLinkInMail.FindString(mail.Body)
 	if len(mail.To) != 1 || mail.To[0] != "alice@example.com" || link == "" || !strings.Contains(mail.Body, "Approve 4F2Q") {
@@ -191,12 +191,14 @@ func TestSMTPChannel(t *testing.T) {
 }
 
 // startFor starts a request of tpp-basic for the login hint on a new consent.
-func startFor(t *testing.T, hint string, kv ...string) string {
+// It returns the auth_req_id and the consent.
+func startFor(t *testing.T, hint string, kv ...string) (string, string) {
 	t.Helper()
-	form := append([]string{"scope", "openid accounts", "login_hint", hint, "openbanking_intent_id", newConsent(t, basicID, basicSecret)}, kv...)
+	consentID := newConsent(t, basicID, basicSecret)
+	form := append([]string{"scope", "openid accounts", "login_hint", hint, "openbanking_intent_id", consentID}, kv...)
 	ack := bcBasic(t, basicID, basicSecret, form...)
 	if ack.status != http.StatusOK {
 		t.Fatalf("bc-authorize for %s: %d %s", hint, ack.status, ack.raw)
 	}
-	return ack.str("auth_req_id")
+	return ack.str("auth_req_id"), consentID
 }
