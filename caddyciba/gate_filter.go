@@ -88,13 +88,25 @@ func (fw *filterWriter) Write(p []byte) (int, error) {
 	return fw.ResponseWriterWrapper.Write(p)
 }
 
-// ReadFrom keeps io.Copy from going around Write to the connection.
+// ReadFrom keeps io.Copy (reverse_proxy's copy of the upstream body) from going around
+// Write to the connection, without a copy buffer of its own per answer.
 func (fw *filterWriter) ReadFrom(r io.Reader) (int64, error) {
-	if fw.wroteHeader && fw.mode == passThrough {
-		return fw.ResponseWriterWrapper.ReadFrom(r)
+	if !fw.wroteHeader {
+		fw.WriteHeader(http.StatusOK)
 	}
-	return io.Copy(writerOnly{fw}, r)
+	switch fw.mode {
+	case passThrough:
+		return fw.ResponseWriterWrapper.ReadFrom(r)
+	case buffered:
+		return fw.buf.ReadFrom(r)
+	}
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	return io.CopyBuffer(writerOnly{fw}, r, *buf)
 }
+
+// copyBuffers recycle the buffers of streamed and refused answers.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // FlushError flushes only what passes untouched: the stream filter writes the connection
 // from its own goroutine, and a buffered body is written at the end.
