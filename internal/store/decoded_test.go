@@ -2,7 +2,9 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -80,5 +82,45 @@ func TestLoader(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	if _, err := s.Get("short"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the TTL was not kept: %v", err)
+	}
+}
+
+// TestGroupSyncUnderConcurrency: many concurrent writers all return, every write is
+// readable, and writes after Close fail instead of hanging.
+func TestGroupSyncUnderConcurrency(t *testing.T) {
+	s, err := OpenBadger(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				if err := s.Put(fmt.Sprintf("g/%d/%d", w, i), []byte("v"), 0); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	if err := s.Scan("g/", func(string, []byte) error { n++; return nil }); err != nil || n != 16*50 {
+		t.Fatalf("%d records, %v", n, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Put("late", []byte("v"), 0) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a write after Close succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write after Close hangs")
 	}
 }

@@ -22,7 +22,9 @@ type groupSync struct {
 }
 
 func newGroupSync(db *badger.DB, dir string) *groupSync {
-	g := &groupSync{db: db, dir: dir, waiters: make(chan chan error, 1024), stopped: make(chan struct{})}
+	// Unbuffered: a waiter is either taken by the loop, which then answers it, or sees
+	// the loop stopped and syncs on its own; none can be left in a queue nobody reads.
+	g := &groupSync{db: db, dir: dir, waiters: make(chan chan error), stopped: make(chan struct{})}
 	go g.run()
 	return g
 }
