@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -90,9 +92,18 @@ func main() {
 		ceiling := load.Run(c, *phase, load.Get(httpc, fmt.Sprintf("http://127.0.0.1:%d/", ceilingPort), http.Header{}))
 		oursCC := profiled("cc", func() *load.Result { return load.Run(c, *phase, tokenCall(ours)) })
 		peerCC := load.Run(c, *phase, tokenCall(peer))
+		// The round trip is bc-authorize → approval → poll → tokens, as at the peer: the
+		// consents it needs are made before the phase, untimed.
+		consents := consentPool(ours, cc, consentsPerPhase)
 		oursCIBA := profiled("ciba", func() *load.Result {
 			return load.Run(c, *phase, func() (int, error) {
-				_, err := flow.RoundTrip(ours, phone, cc, hint(), time.Second)
+				var consentID string
+				select {
+				case consentID = <-consents:
+				default:
+					return 0, errors.New("the consent pool ran dry: raise consentsPerPhase")
+				}
+				_, err := flow.Authorize(ours, phone, consentID, hint(), time.Second)
 				return status(err)
 			})
 		})
@@ -118,13 +129,47 @@ func main() {
 	if *md != "" {
 		cmd := "go run ./bench/tokens " + strings.Join(os.Args[1:], " ")
 		body := fmt.Sprintf("Phases of %v per server, workload and concurrency, the two servers one after the other on the same machine. "+
-			"A caddyciba round trip also creates the account-access consent it needs (oidc-provider has none): "+
-			"consent → bc-authorize → webhook to the phone → decision API → poll → tokens; the peer's is bc-authorize → "+
-			"its approval route (`provider.backchannelResult`) → poll → tokens. caddyciba syncs every acknowledged write to "+
+			"A caddyciba round trip is bc-authorize → webhook to the phone → decision API → poll → tokens, on an "+
+			"account-access consent made before the phase (untimed; oidc-provider has no consents); the peer's is "+
+			"bc-authorize → its approval route (`provider.backchannelResult`) → poll → tokens. caddyciba syncs every acknowledged write to "+
 			"disk before it answers (Badger, commits synced in groups); ID tokens are ES256. oidc-provider keeps its state in its development in-memory adapter, which makes "+
 			"the comparison harder for caddyciba, not easier.\n\n%s\n%s\n", *phase, table, summary)
 		check(report.WriteSection(*md, "tokens", "Token issuance against oidc-provider", cmd, body))
 	}
+}
+
+// consentsPerPhase is more consents than a phase of round trips uses on this machine.
+const consentsPerPhase = 8000
+
+// consentPool creates n consents awaiting authorisation, 32 at a time.
+func consentPool(t *flow.TPP, cc string, n int) chan string {
+	pool := make(chan string, n)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for len(pool) < n && failed.Load() == 0 {
+				id, err := t.Consent(cc)
+				if err != nil {
+					failed.Add(1)
+					log.Printf("consent pool: %v", err)
+					return
+				}
+				select {
+				case pool <- id:
+				default:
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		log.Fatal("the consent pool could not be filled")
+	}
+	return pool
 }
 
 func tokenCall(t *flow.TPP) func() (int, error) {

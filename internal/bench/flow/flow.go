@@ -273,6 +273,12 @@ func RoundTrip(t *TPP, phone *Phone, ccToken, hint string, pollInterval time.Dur
 	if err != nil {
 		return "", err
 	}
+	return Authorize(t, phone, consentID, hint, pollInterval)
+}
+
+// Authorize is the CIBA part of a round trip on an existing consent: backchannel request,
+// approval through the decision API, poll; it returns the access token.
+func Authorize(t *TPP, phone *Phone, consentID, hint string, pollInterval time.Duration) (string, error) {
 	authReqID, err := t.Backchannel(hint, consentID)
 	if err != nil {
 		return "", err
