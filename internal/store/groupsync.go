@@ -3,6 +3,7 @@ package store
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -67,14 +68,16 @@ func (g *groupSync) run() {
 }
 
 // syncAll syncs the active memtable's log and the value log (DB.Sync), and the logs of
-// memtables that were replaced since a commit but are not yet flushed to a table:
-// Badger syncs only the active one, and a commit may sit in the one just replaced.
+// memtables that were replaced but are not yet flushed to a table: Badger syncs only the
+// active one, and a commit may sit in the one just replaced. Memtable logs are numbered
+// in order, so the active one, already synced, is the last; the others are usually none.
 func (g *groupSync) syncAll() error {
 	if err := g.db.Sync(); err != nil {
 		return err
 	}
 	logs, _ := filepath.Glob(filepath.Join(g.dir, "*.mem"))
-	for _, name := range logs {
+	sort.Strings(logs)
+	for _, name := range logs[:max(len(logs)-1, 0)] {
 		f, err := os.OpenFile(name, os.O_RDWR, 0)
 		if os.IsNotExist(err) {
 			continue // flushed and removed meanwhile: its contents are in a synced table
