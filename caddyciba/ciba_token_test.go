@@ -15,13 +15,8 @@ import (
 // auth_req_id and the notification the device got.
 func startBasic(t *testing.T, hook *receiver, kv ...string) (string, *notifier.Notification) {
 	t.Helper()
-	consentID := newConsent(t, basicID, basicSecret)
-	form := append([]string{"scope", "openid accounts", "login_hint", "alice@example.com", "openbanking_intent_id", consentID}, kv...)
-	ack := bcBasic(t, basicID, basicSecret, form...)
-	if ack.status != http.StatusOK {
-		t.Fatalf("bc-authorize: %d %s", ack.status, ack.raw)
-	}
-	return ack.str("auth_req_id"), notification(t, hook)
+	authReqID, _ := startFor(t, "alice@example.com", kv...)
+	return authReqID, notification(t, hook)
 }
 
 // TestCIBATokenErrors answers each token error of CIBA Core §11 and each decision API

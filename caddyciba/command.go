@@ -274,17 +274,11 @@ func consentsCommand() *cobra.Command {
 			}
 			defer s.Close()
 			enc := json.NewEncoder(cmd.OutOrStdout())
-			now := time.Now()
-			return s.Scan(consent.StoreKey(""), func(_ string, val []byte) error {
-				c, err := consent.Decode(val)
-				if err != nil {
-					return err
-				}
-				st := c.StatusAt(now)
-				if (clientID != "" && c.ClientID != clientID) || (status != "" && string(st) != status) {
+			return consent.Each(s, time.Now(), func(c *consent.Consent) error {
+				if (clientID != "" && c.ClientID != clientID) || (status != "" && string(c.Status) != status) {
 					return nil
 				}
-				line := consentLine{ConsentID: c.ID, ClientID: c.ClientID, Status: st, Permissions: c.Permissions,
+				line := consentLine{ConsentID: c.ID, ClientID: c.ClientID, Status: c.Status, Permissions: c.Permissions,
 					Accounts: c.AccountIDs, Created: c.CreatedAt}
 				if c.Expiration != nil {
 					line.Expires = c.Expiration.Raw

@@ -110,7 +110,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 
 // serveFiltered runs the routes after the gate through the consent's filter.
 func (g *Gate) serveFiltered(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, adm *op.Admission) error {
-	fw := &filterWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, adm: adm}
+	fw := &filterWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, adm: adm}
 	return fw.finish(next.ServeHTTP(fw, r))
 }
 

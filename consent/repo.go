@@ -30,6 +30,19 @@ func key(id string) string { return "consent/" + id }
 // decoding (store.Decoded with Decode).
 func StoreKey(id string) string { return key(id) }
 
+// Each calls fn with every stored consent, its Status as of now (a consent past its
+// expiry or its authorisation window reads Expired or Rejected), until fn returns an error.
+func Each(s store.Store, now time.Time, fn func(*Consent) error) error {
+	return s.Scan(key(""), func(_ string, val []byte) error {
+		c, err := Decode(val)
+		if err != nil {
+			return err
+		}
+		c.Status = c.StatusAt(now)
+		return fn(c)
+	})
+}
+
 // Decode reads a stored consent.
 func Decode(buf []byte) (*Consent, error) {
 	var c Consent

@@ -23,14 +23,8 @@ func (f Filter) matches(clientID, subject, status string) bool {
 
 // ListConsents lists the stored consents the filter matches, with their status as of now.
 func (p *Provider) ListConsents(f Filter) ([]*consent.Consent, error) {
-	now := p.Now()
 	out := []*consent.Consent{}
-	err := p.Store.Scan(consent.StoreKey(""), func(_ string, val []byte) error {
-		c, err := consent.Decode(val)
-		if err != nil {
-			return err
-		}
-		c.Status = c.StatusAt(now)
+	err := consent.Each(p.Store, p.Now(), func(c *consent.Consent) error {
 		if f.matches(c.ClientID, c.Subject, string(c.Status)) {
 			out = append(out, c)
 		}

@@ -128,19 +128,9 @@ func countDecision(req *ciba.Request, approved, minted bool) {
 // the user has one; bcrypt runs outside any transaction. The bank's app (the app token)
 // authenticates the user itself.
 func (p *Provider) checkPassword(deviceID, deviceToken, password string, now time.Time) error {
-	o, err := ciba.OpenDevice(p.Store, deviceID, deviceToken)
-	if err != nil {
+	o, u, err := p.openForUser(deviceID, deviceToken, now)
+	if err != nil || o.Holder == ciba.App || u.PasswordHash == "" {
 		return err
-	}
-	if err := o.Request.Answerable(now); err != nil || o.Holder == ciba.App {
-		return err
-	}
-	u := p.Users.BySubject(o.Request.Subject)
-	switch {
-	case u == nil || u.Disabled:
-		return ErrUserDisabled
-	case u.PasswordHash == "":
-		return nil
 	}
 	until, err := p.Lockout.LockedUntil(p.Store, u.Subject, now)
 	switch {

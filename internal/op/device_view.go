@@ -38,18 +38,11 @@ type AccountView struct {
 
 // DeviceView opens the link with either token and describes the pending request.
 func (p *Provider) DeviceView(deviceID, deviceToken string) (*DeviceView, error) {
-	o, err := ciba.OpenDevice(p.Store, deviceID, deviceToken)
+	o, u, err := p.openForUser(deviceID, deviceToken, p.Now())
 	if err != nil {
 		return nil, err
 	}
 	r := o.Request
-	if err := r.Answerable(p.Now()); err != nil {
-		return nil, err
-	}
-	u := p.Users.BySubject(r.Subject)
-	if u == nil || u.Disabled {
-		return nil, ErrUserDisabled
-	}
 	c, err := consent.Read(p.Store, r.ConsentID)
 	if err != nil {
 		return nil, ErrConsentUnusable
@@ -75,6 +68,23 @@ func (p *Provider) DeviceView(deviceID, deviceToken string) (*DeviceView, error)
 		v.Accounts[i] = accountView(a)
 	}
 	return v, nil
+}
+
+// openForUser opens a device link whose request still awaits its decision, with the user
+// it asks; a user who is gone or disabled is ErrUserDisabled.
+func (p *Provider) openForUser(deviceID, deviceToken string, now time.Time) (*ciba.Opened, *users.User, error) {
+	o, err := ciba.OpenDevice(p.Store, deviceID, deviceToken)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := o.Request.Answerable(now); err != nil {
+		return nil, nil, err
+	}
+	u := p.Users.BySubject(o.Request.Subject)
+	if u == nil || u.Disabled {
+		return nil, nil, ErrUserDisabled
+	}
+	return o, u, nil
 }
 
 // accountView names an account by its nickname and describes it by its type and currency.
