@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -39,7 +38,8 @@ func main() {
 	check(err)
 	defer cleanup()
 
-	upstream := startUpstream()
+	upstream, err := gateway.StartUpstream(balances)
+	check(err)
 	phone, err := flow.StartPhone()
 	check(err)
 	defer phone.Close()
@@ -113,18 +113,6 @@ func main() {
 		title := fmt.Sprintf("Gate: ciba_gate against bare reverse_proxy, %d connection(s)", *concurrency)
 		check(report.WriteSection(*md, fmt.Sprintf("gate-c%d", *concurrency), title, cmd, body))
 	}
-}
-
-// startUpstream serves the balances body on loopback: the bank's account API.
-func startUpstream() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	body := []byte(balances)
-	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	}))
-	return l.Addr().String()
 }
 
 func check(err error) {

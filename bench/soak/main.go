@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,7 +46,8 @@ func main() {
 	phone, err := flow.StartPhone()
 	check(err)
 	defer phone.Close()
-	upstream := startUpstream()
+	upstream, err := gateway.StartUpstream(`{"Data":{"Balance":[{"AccountId":"22289","Amount":{"Amount":"1.00","Currency":"GBP"}}]},"Links":{"Self":"x"},"Meta":{}}`)
+	check(err)
 	admin := fmt.Sprintf("127.0.0.1:%d", gateway.FreePort())
 	g, err := gateway.Start(gateway.Config{Bin: bin, Dir: dir, Port: gateway.FreePort(), WebhookURL: phone.URL,
 		Users: *workers, Admin: admin, Gated: "ciba_gate\n\t\treverse_proxy " + upstream})
@@ -257,20 +257,8 @@ func measure(g *gateway.Gateway, admin, dir string) (sample, error) {
 	return s, err
 }
 
-func startUpstream() string {
-	l, err := netListen()
-	check(err)
-	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"Data":{"Balance":[{"AccountId":"22289","Amount":{"Amount":"1.00","Currency":"GBP"}}]},"Links":{"Self":"x"},"Meta":{}}`))
-	}))
-	return l.Addr().String()
-}
-
 func check(err error) {
 	if err != nil {
 		log.Fatal(err)
 	}
 }
-
-func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

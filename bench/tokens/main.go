@@ -225,7 +225,7 @@ func decodeJSON(resp *http.Response, v any) error {
 	if resp.StatusCode != 200 {
 		return fmt.Errorf("%d %s", resp.StatusCode, b)
 	}
-	return jsonUnmarshal(b, v)
+	return json.Unmarshal(b, v)
 }
 
 // startPeer installs oidc-provider from bench/peer's lock file and starts it on loopback.
@@ -270,5 +270,3 @@ func check(err error) {
 		log.Fatal(err)
 	}
 }
-
-var jsonUnmarshal = func(b []byte, v any) error { return json.Unmarshal(b, v) }

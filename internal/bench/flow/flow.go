@@ -130,12 +130,6 @@ func (t *TPP) Refresh(refreshToken string) (Tokens, error) {
 	return tokenAnswer(t.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}))
 }
 
-// Poll redeems auth_req_id; it returns the access token.
-func (t *TPP) Poll(authReqID string) (string, error) {
-	tok, err := t.PollTokens(authReqID)
-	return tok.Access, err
-}
-
 // Revoke revokes a token (RFC 7009); nil means the gateway acknowledged it.
 func (t *TPP) Revoke(tok string) error {
 	status, body, err := t.post("/revoke", url.Values{"token": {tok}})
@@ -182,9 +176,9 @@ func (t *TPP) DeleteConsent(ccToken, id string) error {
 // PollUntil polls every interval until tokens come or the deadline passes.
 func (t *TPP) PollUntil(authReqID string, interval time.Duration, deadline time.Time) (string, error) {
 	for {
-		tok, err := t.Poll(authReqID)
+		tok, err := t.PollTokens(authReqID)
 		if !errors.Is(err, ErrPending) {
-			return tok, err
+			return tok.Access, err
 		}
 		if time.Now().After(deadline) {
 			return "", errors.New("no tokens before the deadline")

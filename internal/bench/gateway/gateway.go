@@ -59,6 +59,21 @@ func Build(dir string) (string, error) {
 	return bin, cmd.Run()
 }
 
+// StartUpstream serves body as JSON on a loopback port, for as long as the process runs:
+// the bank's account API behind the gateway. It returns host:port.
+func StartUpstream(body string) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	b := []byte(body)
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	}))
+	return l.Addr().String(), nil
+}
+
 // FreePort asks the kernel for a free loopback port.
 func FreePort() int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
