@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/bench/flow"
@@ -104,15 +102,10 @@ func main() {
 	summary := fmt.Sprintf("Throughput ratio gated/bare: **%.3f** (target ≥ 0.95). Added latency: p50 **%s**, p99 **%s** (target p99 ≤ 0.2 ms).",
 		ratio, load.Ms(added50), load.Ms(added99))
 	table := report.Table([]string{"route", "req/s", "p50", "p99", "errors"}, rows)
-	fmt.Println(table)
-	fmt.Println(summary)
-	if *md != "" {
-		cmd := "go run ./bench/gate " + strings.Join(os.Args[1:], " ")
-		body := fmt.Sprintf("GET %s (a one-account balances body, filtered by the gate), %d connections, %d interleaved rounds of %v per route, after a 1 s warm-up each.\n\n%s\n%s\n",
-			path, *concurrency, *rounds, *phase, table, summary)
-		title := fmt.Sprintf("Gate: ciba_gate against bare reverse_proxy, %d connection(s)", *concurrency)
-		check(report.WriteSection(*md, fmt.Sprintf("gate-c%d", *concurrency), title, cmd, body))
-	}
+	about := fmt.Sprintf("GET %s (a one-account balances body, filtered by the gate), %d connections, %d interleaved rounds of %v per route, after a 1 s warm-up each.",
+		path, *concurrency, *rounds, *phase)
+	title := fmt.Sprintf("Gate: ciba_gate against bare reverse_proxy, %d connection(s)", *concurrency)
+	check(report.Publish(*md, fmt.Sprintf("gate-c%d", *concurrency), title, "gate", about, table, summary))
 }
 
 func check(err error) {

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -93,16 +92,11 @@ func main() {
 	summary := fmt.Sprintf("Poll latency at %d stored against %d: p50 **%.2f×**, p99 **%.2f×** (target ≤ 1.5). Peak RSS with %d stored: **%d MiB** (target ≤ 256 MiB).",
 		large.stored, small.stored, ratio(large.latencies, small.latencies, .5), ratio(large.latencies, small.latencies, .99),
 		large.stored, large.rss>>20)
-	fmt.Println(table)
-	fmt.Println(summary)
-	if *md != "" {
-		cmd := "go run ./bench/scale " + strings.Join(os.Args[1:], " ")
-		body := fmt.Sprintf("The store is seeded with the gateway's own record writers (ciba.Save, consent.Repo) through a Badger write batch, "+
-			"then the gateway starts on it. %d pending requests are polled %d rounds (each once a round, rounds a second apart, %d at a time); "+
-			"every poll is answered authorization_pending after a synced write of the poll time. Peak RSS is VmHWM of the gateway process.\n\n%s\n%s\n",
-			measured, *rounds, *concurrency, table, summary)
-		check(report.WriteSection(*md, "scale", "Scale: a million stored requests", cmd, body))
-	}
+	about := fmt.Sprintf("The store is seeded with the gateway's own record writers (ciba.Save, consent.Repo) through a Badger write batch, "+
+		"then the gateway starts on it. %d pending requests are polled %d rounds (each once a round, rounds a second apart, %d at a time); "+
+		"every poll is answered authorization_pending after a synced write of the poll time. Peak RSS is VmHWM of the gateway process.",
+		measured, *rounds, *concurrency)
+	check(report.Publish(*md, "scale", "Scale: a million stored requests", "scale", about, table, summary))
 }
 
 // seed writes n pending requests (the first `measured` returned by auth_req_id) and the

@@ -115,16 +115,11 @@ func main() {
 		first.anonMiB, last.anonMiB, first.others, last.others, first.goroutines, last.goroutines, first.storeMiB, last.storeMiB)
 	table := report.Table([]string{"time", "own memory MiB (RssAnon)", "mapped store MiB (RssFile)", "store on disk MiB",
 		"store files", "other descriptors", "goroutines"}, rows)
-	fmt.Println(table)
-	fmt.Println(summary)
-	if *md != "" {
-		cmd := "go run ./bench/soak " + strings.Join(os.Args[1:], " ")
-		body := fmt.Sprintf("%d workers, each in a loop: consent, bc-authorize, approval through the decision API, poll, "+
-			"five gated calls through reverse_proxy, then either a revocation, a refresh, or (every fourth round) a second "+
-			"request that is never approved and expires after 5 s. The last row is taken after the load stopped.\n\n%s\n%s\n",
-			*workers, table, summary)
-		check(report.WriteSection(*md, "soak", "Soak: mixed load", cmd, body))
-	}
+	about := fmt.Sprintf("%d workers, each in a loop: consent, bc-authorize, approval through the decision API, poll, "+
+		"five gated calls through reverse_proxy, then either a revocation, a refresh, or (every fourth round) a second "+
+		"request that is never approved and expires after 5 s. The last row is taken after the load stopped.",
+		*workers)
+	check(report.Publish(*md, "soak", "Soak: mixed load", "soak", about, table, summary))
 }
 
 // oneRound is one flow with its follow-ups.

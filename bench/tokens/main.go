@@ -124,18 +124,13 @@ func main() {
 	table := report.Table([]string{"connections", "what", "server", "per second", "p50", "p99", "errors"}, rows)
 	summary := fmt.Sprintf("caddyciba against oidc-provider — client credentials: **%s** (target ≥ 5×); CIBA round trips: **%s** (target ≥ 3×).",
 		strings.Join(ratioCC, ", "), strings.Join(ratioCIBA, ", "))
-	fmt.Println(table)
-	fmt.Println(summary)
-	if *md != "" {
-		cmd := "go run ./bench/tokens " + strings.Join(os.Args[1:], " ")
-		body := fmt.Sprintf("Phases of %v per server, workload and concurrency, the two servers one after the other on the same machine. "+
-			"A caddyciba round trip is bc-authorize → webhook to the phone → decision API → poll → tokens, on an "+
-			"account-access consent made before the phase (untimed; oidc-provider has no consents); the peer's is "+
-			"bc-authorize → its approval route (`provider.backchannelResult`) → poll → tokens. caddyciba syncs every acknowledged write to "+
-			"disk before it answers (Badger, commits synced in groups); ID tokens are ES256. oidc-provider keeps its state in its development in-memory adapter, which makes "+
-			"the comparison harder for caddyciba, not easier.\n\n%s\n%s\n", *phase, table, summary)
-		check(report.WriteSection(*md, "tokens", "Token issuance against oidc-provider", cmd, body))
-	}
+	about := fmt.Sprintf("Phases of %v per server, workload and concurrency, the two servers one after the other on the same machine. "+
+		"A caddyciba round trip is bc-authorize → webhook to the phone → decision API → poll → tokens, on an "+
+		"account-access consent made before the phase (untimed; oidc-provider has no consents); the peer's is "+
+		"bc-authorize → its approval route (`provider.backchannelResult`) → poll → tokens. caddyciba syncs every acknowledged write to "+
+		"disk before it answers (Badger, commits synced in groups); ID tokens are ES256. oidc-provider keeps its state in its development in-memory adapter, which makes "+
+		"the comparison harder for caddyciba, not easier.", *phase)
+	check(report.Publish(*md, "tokens", "Token issuance against oidc-provider", "tokens", about, table, summary))
 }
 
 // consentsPerPhase is more consents than a phase of round trips uses on this machine.

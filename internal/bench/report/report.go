@@ -56,3 +56,16 @@ func WriteSection(path, key, title, command, body string) error {
 	}
 	return os.WriteFile(path, []byte(strings.TrimLeft(text, "\n")), 0o644)
 }
+
+// Publish prints a benchmark's table and summary and, when md names a file, writes them
+// into its section key with what was measured (about) and the command that reproduces
+// them: go run ./bench/<program> with this run's arguments.
+func Publish(md, key, title, program, about, table, summary string) error {
+	fmt.Println(table)
+	fmt.Println(summary)
+	if md == "" {
+		return nil
+	}
+	cmd := strings.TrimSpace("go run ./bench/" + program + " " + strings.Join(os.Args[1:], " "))
+	return WriteSection(md, key, title, cmd, about+"\n\n"+table+"\n"+summary+"\n")
+}
