@@ -133,8 +133,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 
 // serveFiltered runs the routes after the gate through the consent's filter.
 func (g *Gate) serveFiltered(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, adm *op.Admission) error {
-	fw := newFilterWriter(w, g, adm)
-	return fw.finish(next.ServeHTTP(fw, r))
+	return newFilterWriter(w, g, adm).serve(r, next)
 }
 
 // UnmarshalCaddyfile sets up the gate from Caddyfile tokens. Syntax:

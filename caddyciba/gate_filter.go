@@ -78,6 +78,33 @@ func newFilterWriter(w http.ResponseWriter, g *Gate, adm *op.Admission) *filterW
 	}
 }
 
+// serve runs the handlers after the gate (reverse_proxy) into the writer and ends the
+// answer. reverse_proxy panics with http.ErrAbortHandler when the bank's body breaks; an
+// answer not yet sent then becomes the gate's own error, a streamed one stays aborted
+// once its filter stopped (nothing may write the connection after the handler).
+func (fw *filterWriter) serve(r *http.Request, next caddyhttp.Handler) (err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if fw.mode == streamed {
+			if fw.filtered != nil {
+				fw.pipe.CloseWithError(errBankBroke)
+				fw.streamFailed(errBankBroke)
+			}
+			panic(p)
+		}
+		if p != http.ErrAbortHandler {
+			panic(p)
+		}
+		err = fw.finish(errBankBroke)
+	}()
+	return fw.finish(next.ServeHTTP(fw, r))
+}
+
+var errBankBroke = errors.New("the copy of the bank's body was aborted")
+
 func (fw *filterWriter) WriteHeader(status int) {
 	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
 		return // informational: not passed on, the final answer is still to come
