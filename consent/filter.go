@@ -77,10 +77,26 @@ type itemRule struct {
 	transactions, credits, debits bool
 	window                        bool
 	from, to                      *Date
+	// The accounts the user selected; a set when there are many.
+	accounts []string
+	set      map[string]bool
+}
+
+func (r *itemRule) hasAccount(id []byte) bool {
+	if r.set != nil {
+		return r.set[string(id)]
+	}
+	for _, a := range r.accounts {
+		if a == string(id) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Consent) itemRule(ep Endpoint) itemRule {
-	return itemRule{
+	r := itemRule{
+		accounts:     c.AccountIDs,
 		attribute:    ep.Resource != Parties && ep.Resource != PartyPSU,
 		hidden:       c.HiddenFields(ep.Resource),
 		maskPAN:      !c.Has(ReadPAN),
@@ -91,6 +107,13 @@ func (c *Consent) itemRule(ep Endpoint) itemRule {
 		from:         c.TransactionFrom,
 		to:           c.TransactionTo,
 	}
+	if len(c.AccountIDs) > 8 {
+		r.set = make(map[string]bool, len(c.AccountIDs))
+		for _, a := range c.AccountIDs {
+			r.set[a] = true
+		}
+	}
+	return r
 }
 
 // direction: with one direction consented, a transaction shows only if it says it goes
@@ -119,17 +142,22 @@ type member struct {
 // item filters one list item (a valid object without duplicate names) to f.out.
 func (f *filter) item(raw []byte) error {
 	r := &f.rule
-	f.ms = members(raw, f.ms[:0])
+	f.ms = f.ms[:0]
 	var account, direction, booked []byte
 	var hasAccount, accountOK, directionOK, bookedOK, hide bool
-	for i := range f.ms {
-		m := &f.ms[i]
+	for i := skipWS(raw, 1); raw[i] != '}'; {
+		m, next := nextMember(raw, i)
+		i = next
 		v := raw[m.value:m.end]
 		name := unquoteName(m.name)
 		switch name {
 		case "AccountId":
+			// The decoder refused a second AccountId: the first decides, and most items
+			// of a large answer are dropped here, before the rest of them is read.
 			hasAccount = true
-			account, accountOK = stringValue(v)
+			if account, accountOK = stringValue(v); !accountOK || !r.hasAccount(account) {
+				return nil
+			}
 		case "CreditDebitIndicator":
 			direction, directionOK = stringValue(v)
 		case "BookingDateTime":
@@ -140,10 +168,9 @@ func (f *filter) item(raw []byte) error {
 				m.drop, hide = true, true
 			}
 		}
+		f.ms = append(f.ms, m)
 	}
 	switch {
-	case hasAccount && (!accountOK || !f.c.HasAccount(string(account))):
-		return nil
 	case r.attribute && !hasAccount:
 		return nil
 	case !r.direction(direction, directionOK):
@@ -269,17 +296,25 @@ func maskPAN(v []byte) []byte {
 // members lists the members of the validated object raw into ms.
 func members(raw []byte, ms []member) []member {
 	for i := skipWS(raw, 1); raw[i] != '}'; {
-		nameEnd := skipString(raw, i)
-		v := skipWS(raw, nameEnd)
-		v = skipWS(raw, v+1) // the ':'
-		end := skipValue(raw, v)
-		ms = append(ms, member{name: raw[i+1 : nameEnd-1], start: i, value: v, end: end})
-		i = skipWS(raw, end)
-		if raw[i] == ',' {
-			i = skipWS(raw, i+1)
-		}
+		m, next := nextMember(raw, i)
+		ms, i = append(ms, m), next
 	}
 	return ms
+}
+
+// nextMember reads the member of the validated object raw whose name starts at raw[i],
+// and where the next one (or the closing brace) is.
+func nextMember(raw []byte, i int) (member, int) {
+	nameEnd := skipString(raw, i)
+	v := skipWS(raw, nameEnd)
+	v = skipWS(raw, v+1) // the ':'
+	end := skipValue(raw, v)
+	m := member{name: raw[i+1 : nameEnd-1], start: i, value: v, end: end}
+	i = skipWS(raw, end)
+	if raw[i] == ',' {
+		i = skipWS(raw, i+1)
+	}
+	return m, i
 }
 
 // unquoteName is a name's text; only a name with escapes allocates.
