@@ -44,6 +44,9 @@ const (
 //     stays 429 (with a valid Retry-After), 401 and 407 (the gateway's own credentials at
 //     the bank) and every 5xx are 502, any other 4xx keeps its status.
 //
+// Of the bank's headers only bankHeadersShown pass, on a 200; the gate's own answers
+// have the headers the response had before the bank's.
+//
 // A buffered answer that fails is a clean 502. A streamed answer has sent its 200 before
 // its end is read; if it then fails, the response is aborted (http.ErrAbortHandler) so the
 // TPP sees a broken transfer that never ends in valid JSON (the filter writes the closing
@@ -130,6 +133,7 @@ func (fw *filterWriter) WriteHeader(status int) {
 		fw.mode, fw.ownStatus, fw.ownCode, fw.ownMsg = replaced, status, obie.CodeUnexpectedError, "The bank refused the request"
 	case status >= 500 && status < 600:
 		fw.mode, fw.ownStatus, fw.ownCode, fw.ownMsg = replaced, http.StatusBadGateway, obie.CodeUnexpectedError, "The bank failed to answer"
+		fw.logRefusal(fmt.Sprintf("bank answered %d", status))
 	default:
 		fw.replace(http.StatusBadGateway, fmt.Sprintf("bank answered %d, which the gate does not pass", status))
 	}
@@ -144,20 +148,15 @@ func (fw *filterWriter) replace(status int, cause string) {
 // filter sets up the filter for a 200 of JSON: in one piece or as it streams.
 func (fw *filterWriter) filter() {
 	h := fw.Header()
-	// What describes the bank's body does not describe the filtered one, and trailers
-	// would come after the filter checked the body.
-	for _, name := range []string{"Content-Range", "Accept-Ranges", "Content-Location", "Location", "Content-Md5",
-		"Digest", "Content-Digest", "Repr-Digest", "Etag", "Last-Modified", "Trailer"} {
-		h.Del(name)
-	}
-	if n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err == nil && n <= filterBufferLimit {
+	length := h.Get("Content-Length")
+	fw.ownHeaders(bankHeadersShown...)
+	if n, err := strconv.ParseInt(length, 10, 64); err == nil && n <= filterBufferLimit {
 		fw.mode = buffered
 		fw.buf = filterBuffers.Get().(*bytes.Buffer)
 		fw.buf.Reset()
 		return
 	}
 	fw.mode = streamed
-	h.Del("Content-Length")
 	fw.ResponseWriterWrapper.WriteHeader(http.StatusOK)
 	pr, pw := io.Pipe()
 	fw.pipe, fw.filtered = pw, make(chan error, 1)
@@ -289,19 +288,39 @@ func (fw *filterWriter) streamFailed(upstreamErr error) {
 	}
 }
 
-// answerOwn writes the gate's own OB error in place of the bank's answer, with the
-// headers the answer had before the bank's (a 429 keeps a valid Retry-After).
-func (fw *filterWriter) answerOwn() {
+// bankHeadersShown are the only headers of the bank's 200 that reach the TPP: the others
+// could carry what the filter removes from the body (and Content-Length, ETag, digests or
+// a Content-Range describe the bank's body, not the filtered one).
+var bankHeadersShown = []string{"Content-Type", "Cache-Control", "Pragma", "Expires", "Vary"}
+
+// ownHeaders sets the answer's headers back to those it had before the bank's, keeping
+// of the bank's only those named.
+func (fw *filterWriter) ownHeaders(keep ...string) {
 	h := fw.Header()
-	retry := h.Get("Retry-After")
+	kept := make([][]string, len(keep))
+	for i, k := range keep {
+		kept[i] = h.Values(k)
+	}
 	clear(h)
 	for k, v := range fw.own {
 		h[k] = v
 	}
+	for i, k := range keep {
+		if len(kept[i]) > 0 {
+			h[http.CanonicalHeaderKey(k)] = kept[i]
+		}
+	}
+}
+
+// answerOwn writes the gate's own OB error in place of the bank's answer, with the
+// headers the answer had before the bank's (a 429 keeps a valid Retry-After).
+func (fw *filterWriter) answerOwn() {
+	retry := fw.Header().Get("Retry-After")
+	fw.ownHeaders()
 	_, notSeconds := strconv.ParseUint(retry, 10, 32)
 	_, notDate := http.ParseTime(retry)
 	if fw.ownStatus == http.StatusTooManyRequests && (notSeconds == nil || notDate == nil) {
-		h.Set("Retry-After", retry)
+		fw.Header().Set("Retry-After", retry)
 	}
 	if fw.ownStatus == http.StatusBadGateway {
 		op.GateError.Inc()
@@ -325,6 +344,9 @@ func (fw *filterWriter) logRefusal(cause string) {
 		return
 	}
 	fw.logged = true
+	if len(cause) > 300 {
+		cause = cause[:300] + "…"
+	}
 	fw.gate.logger.Error("bank answer refused",
 		zap.String("cause", cause),
 		zap.Int("bank_status", fw.status),

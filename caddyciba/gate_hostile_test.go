@@ -240,6 +240,11 @@ func TestGateHostileBank(t *testing.T) {
 						t.Fatalf("%q shown in trailer %s", leak, k)
 					}
 				}
+				for k, v := range got.header {
+					if strings.Contains(strings.Join(v, ","), leak) {
+						t.Fatalf("%q shown in header %s", leak, k)
+					}
+				}
 			}
 			items := tc.items
 			if items == eitherOK {
