@@ -180,7 +180,10 @@ func (f *filter) item(raw []byte) error {
 	}
 	var edits []edit
 	if r.maskPAN && (bytes.Contains(raw, []byte("SchemeName")) || bytes.IndexByte(raw, '\\') >= 0) {
-		edits = panEdits(raw, 0, nil)
+		var ok bool
+		if edits, ok = panEdits(raw, 0, 0, nil); !ok {
+			return shapeError("an item nests deeper than %d", maxItemDepth)
+		}
 	}
 	if !f.first {
 		f.out.writeByte(',')
@@ -235,15 +238,24 @@ func appendEdited(b, raw []byte, start, end int, edits []edit) []byte {
 	return append(b, raw[start:end]...)
 }
 
+// maxItemDepth bounds how deep the PAN walk goes (each level reads its part of the item
+// again): an OB item nests a few levels, not dozens.
+const maxItemDepth = 32
+
 // panEdits masks, anywhere in the validated value raw (at offset off of the item), the
 // Identification of every object whose SchemeName is a PAN or not a string. The edits
-// come back in the order of the body.
-func panEdits(raw []byte, off int, edits []edit) []edit {
+// come back in the order of the body; ok is false for an item nested too deep to walk.
+func panEdits(raw []byte, off, depth int, edits []edit) (_ []edit, ok bool) {
+	if depth > maxItemDepth {
+		return nil, false
+	}
 	switch raw[0] {
 	case '[':
 		for i := skipWS(raw, 1); raw[i] != ']'; {
 			end := skipValue(raw, i)
-			edits = panEdits(raw[i:end], off+i, edits)
+			if edits, ok = panEdits(raw[i:end], off+i, depth+1, edits); !ok {
+				return nil, false
+			}
 			i = skipWS(raw, end)
 			if raw[i] == ',' {
 				i = skipWS(raw, i+1)
@@ -258,13 +270,15 @@ func panEdits(raw []byte, off int, edits []edit) []edit {
 			v := raw[m.value:m.end]
 			switch unquoteName(m.name) {
 			case "SchemeName":
-				s, ok := stringValue(v)
-				pan = !ok || strings.HasSuffix(strings.ToUpper(strings.TrimSpace(string(s))), "PAN")
+				s, isString := stringValue(v)
+				pan = !isString || strings.HasSuffix(strings.ToUpper(strings.TrimSpace(string(s))), "PAN")
 			case "Identification":
 				ident = m
 			}
 			if v[0] == '{' || v[0] == '[' {
-				edits = panEdits(v, off+m.value, edits)
+				if edits, ok = panEdits(v, off+m.value, depth+1, edits); !ok {
+					return nil, false
+				}
 			}
 		}
 		if pan && ident != nil {
@@ -274,7 +288,7 @@ func panEdits(raw []byte, off int, edits []edit) []edit {
 			slices.SortFunc(edits, func(a, b edit) int { return a.start - b.start })
 		}
 	}
-	return edits
+	return edits, true
 }
 
 // maskPAN keeps the last four characters of a card number, as UK OB v3.1 lets an ASPSP
