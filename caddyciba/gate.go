@@ -25,6 +25,18 @@ func init() {
 // the CIBA grant issued, presented in the Authorization header over the certificate it is
 // bound to, whose consent is Authorised and covers the endpoint and the account. What it
 // admits reaches the upstream with the user, consent, client and accounts in headers.
+//
+// It fails closed on the shape of the request too, before it looks at the token: a path
+// that is not exactly an endpoint of UK OB v3.1 account information (a parameter that is
+// not an OB id, a dot or empty segment, a trailing slash, any percent-encoding, a
+// backslash or semicolon) is 404; a method the endpoint does not have is 405 with Allow
+// (the endpoints answer GET and HEAD); a request body is 400; all with an OB error body.
+// After the token, a query parameter the endpoint does not define (the booking window on
+// transactions, the statement window on statement lists, page on lists), or one given
+// twice, is 400; the others go on re-encoded canonically. Headers that could change the
+// bank's answer (ranges, conditions, encodings, method and path overrides, cookies, the
+// names the client lists in Connection) and the client's own X-Ciba-* headers are
+// removed, and Accept is application/json.
 type Gate struct {
 	// SubjectHeader carries the user's subject to the upstream. Default X-Ciba-Subject.
 	SubjectHeader string `json:"subject_header,omitempty"`
