@@ -468,3 +468,52 @@ func TestGateOddRequestsConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestGateBodiesOverHTTP2: HTTP/2 may not tell a body's length before the stream ends;
+// a GET that turns out to carry one is refused, one whose stream ends empty goes on.
+func TestGateBodiesOverHTTP2(t *testing.T) {
+	bank := newRecordingBank(t)
+	tok := startGateForBank(t, bank)
+	c := client(nil)
+	tr := c.Transport.(*http.Transport)
+	tr.ForceAttemptHTTP2 = true
+	for _, tc := range []struct {
+		name   string
+		body   func() io.Reader
+		status int
+	}{
+		{"no body", func() io.Reader { return nil }, 200},
+		{"a stream that ends empty", func() io.Reader { return io.MultiReader() }, 200},
+		{"a body of unknown length", func() io.Reader { return io.MultiReader(strings.NewReader("hello")) }, 400},
+		{"a body of known length", func() io.Reader { return strings.NewReader("hello") }, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := bank.count()
+			req, _ := http.NewRequest(http.MethodGet, httpsBase+aisp+"/accounts", tc.body())
+			req.Header.Set("Authorization", "Bearer "+tok)
+			r := do(t, c, req)
+			if r.status != tc.status || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+				t.Fatalf("got %d %q, want %d", r.status, r.raw, tc.status)
+			}
+			seen := bank.since(before)
+			if tc.status != 200 {
+				if len(seen) != 0 {
+					t.Fatalf("reached the bank: %+v", seen)
+				}
+				return
+			}
+			if len(seen) != 1 || seen[0].body != 0 || seen[0].contentLength != 0 {
+				t.Fatalf("the bank saw %+v", seen)
+			}
+		})
+	}
+	req, _ := http.NewRequest(http.MethodGet, httpsBase+aisp+"/accounts", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the calls went over %s", resp.Proto)
+	}
+}
