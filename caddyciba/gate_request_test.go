@@ -207,6 +207,9 @@ var oddRequests = []oddRequest{
 	{"raw unicode", "GET", aisp + "/accounts/22289/statements/\u00e9", nil, 0, ""},
 	{"fullwidth dots", "GET", aisp + "/accounts/22289/statements/\uff0e\uff0e", nil, 0, ""},
 	{"NUL", "GET", aisp + "/accounts/22289%00", nil, 0, ""},
+	{"encoded slash in the prefix", "GET", "/open-banking/v3.1/aisp%2Faccounts", nil, 0, ""},
+	{"dot-dot back into the prefix", "GET", aisp + "/../aisp/accounts", nil, 404, "UK.OBIE.Resource.NotFound"},
+	{"encoded dot-dot back into the prefix", "GET", aisp + "/%2e%2e/aisp/accounts", nil, 404, "UK.OBIE.Resource.NotFound"},
 	{"absolute form with dot-dot", "GET", "http://localhost:9080" + aisp + "/accounts/22289/statements/%2e%2e", nil, 404, "UK.OBIE.Resource.NotFound"},
 	// Query strings the endpoint does not take.
 	{"unknown query parameter", "GET", aisp + "/accounts/22289?fields=Account", nil, 400, "UK.OBIE.Field.Unexpected"},
@@ -299,15 +302,15 @@ func TestGateForwardsCleanRequests(t *testing.T) {
 		"X-Original-URL: " + aisp + "/accounts/31820", "X-Rewrite-URL: " + aisp + "/accounts/31820",
 		"Forwarded: for=10.0.0.1;host=bank.internal", "X-Real-IP: 10.0.0.1", "X-Forwarded-For: 10.9.9.9", "X-Forwarded-Prefix: /admin",
 		"Cookie: session=bank-session", "Proxy-Authorization: Basic eDp5", "Max-Forwards: 0",
-		"X-Hop: 1", "Keep-Alive: timeout=5",
-		"Connection: X-Ciba-Subject, X-Ciba-Accounts, X-Ciba-Consent-Id, X-Ciba-Client-Id, X-Fapi-Interaction-Id, X-Hop, Keep-Alive",
+		"X-Hop: 1", "Keep-Alive: timeout=5", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+		"Connection: X-Ciba-Subject, X-Ciba-Accounts, X-Ciba-Consent-Id, X-Ciba-Client-Id, X-Fapi-Interaction-Id, X-Hop, Keep-Alive, Upgrade",
 		"x-fapi-financial-id: 001580000103UAvAAM",
 	}
 	stripped := []string{"Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
 		"Accept-Charset", "Te", "Prefer", "Cache-Control", "Content-Type", "X-Ciba-Extra",
 		"X-Http-Method-Override", "X-Method-Override", "X-Http-Method", "X-Original-Url", "X-Rewrite-Url",
 		"Forwarded", "X-Real-Ip", "X-Forwarded-Prefix", "Cookie", "Proxy-Authorization", "Max-Forwards",
-		"X-Hop", "Keep-Alive", "Connection", "Authorization"}
+		"X-Hop", "Keep-Alive", "Upgrade", "Connection", "Authorization"}
 
 	for _, tc := range []struct{ name, target, path, query string }{
 		{"accounts", aisp + "/accounts", aisp + "/accounts", ""},
