@@ -94,8 +94,9 @@ func hostileBank(t *testing.T) (*httptest.Server, *atomic.Pointer[bankAnswer]) {
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
-// rawCall is a gated GET that tolerates a broken body: an aborted answer is a refusal.
-type rawAnswer struct {
+// hostileReply is what a gated GET got, a broken body included: an aborted answer is a
+// refusal.
+type hostileReply struct {
 	status  int
 	header  http.Header
 	trailer http.Header
@@ -103,17 +104,17 @@ type rawAnswer struct {
 	broken  error
 }
 
-func rawCall(t *testing.T, path, tok string) rawAnswer {
+func hostileCall(t *testing.T, path, tok string) hostileReply {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, httpBase+consent.APIPrefix+path, nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := client(nil).Do(req)
 	if err != nil {
-		return rawAnswer{broken: err}
+		return hostileReply{broken: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	return rawAnswer{status: resp.StatusCode, header: resp.Header, trailer: resp.Trailer, body: body, broken: err}
+	return hostileReply{status: resp.StatusCode, header: resp.Header, trailer: resp.Trailer, body: body, broken: err}
 }
 
 // windowed gives a consent the transaction window October 2026.
@@ -230,7 +231,7 @@ func TestGateHostileBank(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			next.Store(&tc.a)
-			got := rawCall(t, tc.path, tc.tok)
+			got := hostileCall(t, tc.path, tc.tok)
 			for _, leak := range []string{"LEAK", hostilePAN, "31820"} {
 				if bytes.Contains(got.body, []byte(leak)) {
 					t.Fatalf("%q shown: %d %.300s", leak, got.status, got.body)
@@ -286,7 +287,7 @@ func TestGateHostileBank(t *testing.T) {
 
 // checkRefusal: the gate's own OB error of the status, without the bank's headers, or
 // (status 0) a stream the gate cut short that is no valid JSON.
-func checkRefusal(t *testing.T, got rawAnswer, status int) {
+func checkRefusal(t *testing.T, got hostileReply, status int) {
 	t.Helper()
 	if status == 0 {
 		if got.broken == nil && (got.status == 200 && json.Valid(got.body)) {
