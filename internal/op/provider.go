@@ -41,8 +41,12 @@ type Config struct {
 	AuthReqTTL, MaxAuthReqTTL, PollInterval time.Duration
 	// BindingMessage is the pattern a binding_message must match in full.
 	BindingMessage *regexp.Regexp
-	// Lockout bounds wrong passwords on the approval page.
+	// Lockout bounds password guesses wherever a user's password is checked: the
+	// approval page and user_code at /bc-authorize.
 	Lockout users.Lockout
+	// MaxPendingPerUser caps a user's live backchannel requests, across clients and
+	// instances; one client may hold half of them, rounded up. Default 5.
+	MaxPendingPerUser int
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
@@ -90,6 +94,9 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	cfg.MTLSBase = strings.TrimSuffix(cfg.MTLSBase, "/")
 	if cfg.BindingMessage == nil {
 		cfg.BindingMessage = DefaultBindingMessage
+	}
+	if cfg.MaxPendingPerUser <= 0 {
+		cfg.MaxPendingPerUser = DefaultMaxPendingPerUser
 	}
 	if cfg.Lockout.Attempts <= 0 {
 		cfg.Lockout.Attempts = users.DefaultLockoutAttempts
