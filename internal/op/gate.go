@@ -1,12 +1,10 @@
 package op
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/obie"
-	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 )
 
@@ -45,7 +43,7 @@ func forbidden(message, code, detail, path string) *Refusal {
 }
 
 // Admit decides a request to the account APIs: a live CIBA token from the Authorization
-// header, over its bound certificate; its consent Authorised and unexpired; the endpoint
+// header, over its bound certificate; its whole grant holding (checkGrant); the endpoint
 // covered by the consent's permissions; an AccountId in the path one the user selected.
 func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 	tok, ok := BearerToken(r)
@@ -61,16 +59,14 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 		return nil, forbidden("The token cannot read accounts", obie.CodeHeaderInvalid,
 			"a token issued by the CIBA grant is required", "Authorization")
 	}
-	c, err := p.consentRecords.Get(p.Store, consent.StoreKey(rec.ConsentID))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Expired(now)) {
-		// A deleted or expired consent ends its tokens (UK OB: 401).
+	c, verdict := p.checkGrant(p.Store, accessGrant(rec), now)
+	switch verdict {
+	case grantOver:
 		return nil, refuseToken
-	}
-	if err != nil {
+	case grantUnreadable:
 		return nil, &Refusal{status: http.StatusInternalServerError, message: "Unexpected error",
-			item: obie.Item{ErrorCode: obie.CodeUnexpectedError, Message: "the consent could not be read"}}
-	}
-	if c.Status != consent.Authorised || c.ClientID != rec.ClientID {
+			item: obie.Item{ErrorCode: obie.CodeUnexpectedError, Message: "the grant could not be read"}}
+	case grantNotAuthorised:
 		return nil, forbidden("The consent is not authorised", obie.CodeInvalidConsent,
 			"consent status is "+string(c.StatusAt(now)), "ConsentId")
 	}
