@@ -1,10 +1,12 @@
 package caddyciba
 
 import (
-	"cmp"
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyciba/gateway/notifier"
 )
@@ -40,21 +42,30 @@ func TestPendingCap(t *testing.T) {
 	if tally["200 "] != cap || tally["400 invalid_request"] != total-cap || len(tally) != 2 {
 		t.Fatalf("answers %v, want %d accepted and the rest invalid_request", tally, cap)
 	}
+	// Notifications arrive together: read them all from the receiver, not one by one.
+	waitFor(t, func() bool { return hook.count() >= cap })
+	time.Sleep(200 * time.Millisecond) // any notification beyond the cap would be in by now
+	hook.mu.Lock()
+	got := slices.Clone(hook.got)
+	hook.mu.Unlock()
+	if len(got) != cap {
+		t.Fatalf("%d notifications, want %d", len(got), cap)
+	}
 	perClient := map[string]int{}
-	var first *notifier.Notification
-	for range cap {
-		n := notification(t, hook)
-		perClient[n.ClientID]++
-		first = cmp.Or(first, n)
+	notes := make([]notifier.Notification, len(got))
+	for i, c := range got {
+		if err := json.Unmarshal(c.body, &notes[i]); err != nil {
+			t.Fatal(err)
+		}
+		perClient[notes[i].ClientID]++
+		<-hook.arrive
 	}
 	for id, n := range perClient {
 		if n > share {
 			t.Fatalf("%s holds %d of alice's slots, more than its share %d (%v)", id, n, share, perClient)
 		}
 	}
-	if hook.count() != cap {
-		t.Fatalf("%d notifications, want %d", hook.count(), cap)
-	}
+	first := &notes[0]
 
 	// The refusal is a CIBA error body, and says why.
 	over := bcBasic(t, basicID, basicSecret, "scope", "openid accounts", "login_hint", "alice@example.com",
