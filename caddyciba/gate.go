@@ -2,7 +2,9 @@ package caddyciba
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/textproto"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -23,6 +25,18 @@ func init() {
 // the CIBA grant issued, presented in the Authorization header over the certificate it is
 // bound to, whose consent is Authorised and covers the endpoint and the account. What it
 // admits reaches the upstream with the user, consent, client and accounts in headers.
+//
+// It fails closed on the shape of the request too, before it looks at the token: a path
+// that is not exactly an endpoint of UK OB v3.1 account information (a parameter that is
+// not an OB id, a dot or empty segment, a trailing slash, any percent-encoding, a
+// backslash or semicolon) is 404; a method the endpoint does not have is 405 with Allow
+// (the endpoints answer GET and HEAD); a request body is 400; all with an OB error body.
+// After the token, a query parameter the endpoint does not define (the booking window on
+// transactions, the statement window on statement lists, page on lists), or one given
+// twice, is 400; the others go on re-encoded canonically. Headers that could change the
+// bank's answer (ranges, conditions, encodings, method and path overrides, cookies, the
+// names the client lists in Connection) and the client's own X-Ciba-* headers are
+// removed, and Accept is application/json.
 type Gate struct {
 	// SubjectHeader carries the user's subject to the upstream. Default X-Ciba-Subject.
 	SubjectHeader string `json:"subject_header,omitempty"`
@@ -80,33 +94,107 @@ func setDefaultString(s *string, v string) {
 }
 
 // ServeHTTP admits the request or answers the refusal; a refused request never reaches
-// the handlers after the gate.
+// the handlers after the gate. What it admits goes on stripped of whatever could change
+// the bank's answer, with the gate's identity headers and a canonical query string; a
+// HEAD goes on as a GET, so the filter reads the whole answer, and only its headers are
+// sent back.
 func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	id := interactionID(r)
 	w.Header().Set(interactionHeader, id)
 	adm, refusal := g.provider.Admit(r)
+	var query string
+	if refusal == nil {
+		var err error
+		if query, err = adm.Endpoint.Query(r.URL.RawQuery); err != nil {
+			refusal = op.RefuseQuery
+		}
+	}
 	if refusal != nil {
 		countRefusal(refusal.Status())
 		refusal.Write(w)
 		return nil
 	}
 	op.GateAllowed.Inc()
+	r.URL.RawQuery, r.URL.ForceQuery, r.URL.Fragment, r.URL.RawFragment = query, false, "", ""
+	// Admit found no body; none goes on, whatever the protocol left open.
+	r.Body, r.ContentLength, r.TransferEncoding = http.NoBody, 0, nil
 	h := r.Header
+	g.scrub(h)
 	h.Set(interactionHeader, id)
 	h.Set(g.SubjectHeader, adm.Consent.Subject)
 	h.Set(g.ConsentHeader, adm.Consent.ID)
 	h.Set(g.ClientHeader, adm.Token.ClientID)
 	h.Set(g.AccountsHeader, strings.Join(adm.Consent.AccountIDs, ","))
-	if !g.PassAuthorization {
-		h.Del("Authorization")
-	}
-	// The filter reads the upstream's body, so ask for it uncompressed.
-	h.Del("Accept-Encoding")
+	// The filter reads JSON only.
+	h.Set("Accept", "application/json")
 	caddyhttp.SetVar(r.Context(), "ciba.consent_id", adm.Consent.ID)
 	caddyhttp.SetVar(r.Context(), "ciba.subject", adm.Consent.Subject)
 	caddyhttp.SetVar(r.Context(), "ciba.client_id", adm.Token.ClientID)
+	if r.Method == http.MethodHead {
+		// A copy: the server answers the HEAD from the original request.
+		get := r.WithContext(r.Context())
+		get.Method = http.MethodGet
+		return g.serveFiltered(&headWriter{caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}, get, next, adm)
+	}
 	return g.serveFiltered(w, r, next, adm)
 }
+
+// strippedHeaders could make the bank answer something else than the whole JSON
+// representation of the resource the gate admitted (a range, a 304, another encoding or
+// media type, another method or path on some servers), or pass for what the gate or
+// Caddy's reverse_proxy says (identity, forwarding). X-Forwarded-For, -Proto and -Host are
+// left to reverse_proxy, which replaces them unless the client is one of the server's
+// trusted_proxies.
+var strippedHeaders = []string{
+	"Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
+	"Accept-Encoding", "Accept-Charset", "Accept-Datetime", "A-Im", "Prefer", "Cache-Control", "Pragma",
+	"Te", "Expect", "Connection", "Keep-Alive", "Proxy-Connection", "Upgrade", "Trailer", "Max-Forwards",
+	"Transfer-Encoding", "Content-Length", "Content-Type", "Content-Encoding",
+	"X-Http-Method-Override", "X-Method-Override", "X-Http-Method",
+	"X-Original-Url", "X-Rewrite-Url", "X-Override-Url",
+	"Forwarded", "X-Real-Ip", "X-Forwarded-Prefix", "X-Forwarded-Path", "X-Forwarded-Port", "X-Forwarded-Server", "X-Forwarded-Ssl",
+	"Cookie", "Proxy-Authorization",
+}
+
+// scrub removes from the request headers what only the gate may say or what could change
+// the bank's answer. The names the client lists in Connection go first: reverse_proxy
+// would drop them on the way to the bank, and with them the gate's identity headers if
+// they were listed.
+func (g *Gate) scrub(h http.Header) {
+	for _, v := range h["Connection"] {
+		for v != "" {
+			var name string
+			name, v, _ = strings.Cut(v, ",")
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range strippedHeaders {
+		delete(h, name)
+	}
+	for name := range h {
+		if len(name) >= len("X-Ciba-") && strings.EqualFold(name[:len("X-Ciba-")], "X-Ciba-") {
+			delete(h, name)
+		}
+	}
+	for _, name := range []string{g.SubjectHeader, g.ConsentHeader, g.ClientHeader, g.AccountsHeader} {
+		h.Del(name)
+	}
+	if !g.PassAuthorization {
+		delete(h, "Authorization")
+	}
+}
+
+// headWriter sends the headers of the answer to a HEAD that went on as a GET, and none of
+// its body.
+type headWriter struct {
+	caddyhttp.ResponseWriterWrapper
+}
+
+func (hw *headWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func (hw *headWriter) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
 
 // serveFiltered runs the routes after the gate through the consent's filter.
 func (g *Gate) serveFiltered(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, adm *op.Admission) error {

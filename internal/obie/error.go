@@ -33,6 +33,7 @@ const (
 	CodeHeaderInvalid    = "UK.OBIE.Header.Invalid"
 	CodeInvalidConsent   = "UK.OBIE.Resource.InvalidConsentStatus"
 	CodeFieldInvalid     = "UK.OBIE.Field.Invalid"
+	CodeFieldUnexpected  = "UK.OBIE.Field.Unexpected"
 	CodeUnexpectedError  = "UK.OBIE.UnexpectedError"
 	CodeReauthenticate   = "UK.OBIE.Reauthenticate"
 )
