@@ -33,7 +33,7 @@ type grantRef struct {
 // checkGrant is the one judgement of a user's grant, made by the gate on every request and
 // by introspection, so that introspection answers what the gate would decide: the grant
 // holds while its client is registered, its user is in the users file and not disabled,
-// its refresh token (if any) is not revoked, and its consent is this client's, Authorised
+// its refresh token (if any) is neither revoked nor expired, and its consent is this client's, Authorised
 // and unexpired. It returns the consent when the grant holds.
 func (p *Provider) checkGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict) {
 	if g.consentID == "" || p.Clients.Lookup(g.clientID) == nil {
@@ -43,8 +43,9 @@ func (p *Provider) checkGrant(r store.Reader, g grantRef, now time.Time) (*conse
 		return nil, grantOver
 	}
 	if g.refreshKey != "" {
-		switch _, err := r.Get(g.refreshKey); {
-		case errors.Is(err, store.ErrNotFound):
+		rt, err := p.refreshRecords.Get(r, g.refreshKey)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || errors.Is(err, token.ErrInvalid) || (err == nil && !rt.Live(now)):
 			return nil, grantOver
 		case err != nil:
 			return nil, grantUnreadable
