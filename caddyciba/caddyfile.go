@@ -106,6 +106,8 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 		return intArg(d, &a.PasswordAttempts)
 	case "password_lockout":
 		return durationArg(d, &a.PasswordLockout)
+	case "max_pending_per_user":
+		return intArg(d, &a.MaxPendingPerUser)
 	case "key_rotation":
 		return durationArg(d, &a.KeyRotation)
 	case "key_publish_lead":

@@ -104,6 +104,11 @@ func newFixture(dir string) (*fixture, error) {
 	if f.rsKey, err = privateJWK(rsa.GenerateKey(rand.Reader, 2048)); err != nil {
 		return nil, err
 	}
+	// psu-1 is the user of the gate tests' tokens: a token is good only while its user is.
+	if err := os.WriteFile(filepath.Join(dir, "users.json"), []byte(`[{"subject":"psu-1","login_hints":["psu-1@example.com"],`+
+		`"accounts":[{"AccountId":"22289"},{"AccountId":"31820"}]}]`), 0o600); err != nil {
+		return nil, err
+	}
 	// The RSA key is registered without alg, so only the algorithm allow-list can refuse RS256.
 	if err := writeJWKS(filepath.Join(dir, "pkj.jwks.json"), f.pkjKey, f.rsKey); err != nil {
 		return nil, err
@@ -193,6 +198,7 @@ func gatewayConfig(storage, extra string) string {
 			jwks_file %[5]s/self.jwks.json
 			scopes    accounts
 		}
+		users %[5]s/users.json
 		%[6]s
 	}
 }

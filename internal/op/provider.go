@@ -41,8 +41,12 @@ type Config struct {
 	AuthReqTTL, MaxAuthReqTTL, PollInterval time.Duration
 	// BindingMessage is the pattern a binding_message must match in full.
 	BindingMessage *regexp.Regexp
-	// Lockout bounds wrong passwords on the approval page.
+	// Lockout bounds password guesses wherever a user's password is checked: the
+	// approval page and user_code at /bc-authorize.
 	Lockout users.Lockout
+	// MaxPendingPerUser caps a user's live backchannel requests, across clients and
+	// instances; one client may hold half of them, rounded up. Default 5.
+	MaxPendingPerUser int
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
@@ -71,6 +75,7 @@ type Provider struct {
 
 	// The gate's records, decoded once per stored version.
 	accessRecords  *store.Decoded[token.Access]
+	refreshRecords *store.Decoded[token.Refresh]
 	consentRecords *store.Decoded[consent.Consent]
 
 	// background is where notifications and callbacks run after the answer is sent;
@@ -91,6 +96,9 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	if cfg.BindingMessage == nil {
 		cfg.BindingMessage = DefaultBindingMessage
 	}
+	if cfg.MaxPendingPerUser <= 0 {
+		cfg.MaxPendingPerUser = DefaultMaxPendingPerUser
+	}
 	if cfg.Lockout.Attempts <= 0 {
 		cfg.Lockout.Attempts = users.DefaultLockoutAttempts
 	}
@@ -100,6 +108,7 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	p.Users = users.Empty()
 	p.accessRecords = store.NewDecoded(gateCacheSize, token.DecodeAccess)
+	p.refreshRecords = store.NewDecoded(gateCacheSize, token.DecodeRefresh)
 	p.consentRecords = store.NewDecoded(gateCacheSize, consent.Decode)
 	p.callback = notifier.NewCallback()
 	p.background, p.cancel = context.WithCancel(context.Background())
