@@ -69,8 +69,14 @@ func TestGateRefusals(t *testing.T) {
 	})
 	revokedID, revoked := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
 	changeConsent(t, revokedID, func(c *consent.Consent) error { return c.Revoke(time.Now()) })
-	r := consentCall(t, client(nil), http.MethodPost, consentsURL, cc, `{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}}`)
-	awaiting := mintCIBAToken(t, r.body["Data"].(map[string]any)["ConsentId"].(string), "")
+	newConsent := func() string {
+		r := consentCall(t, client(nil), http.MethodPost, consentsURL, cc, `{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}}`)
+		return r.body["Data"].(map[string]any)["ConsentId"].(string)
+	}
+	awaiting := mintCIBAToken(t, newConsent(), "")
+	rejectedID := newConsent()
+	changeConsent(t, rejectedID, func(c *consent.Consent) error { return c.Reject(time.Now()) })
+	rejected := mintCIBAToken(t, rejectedID, "")
 
 	realm := `Bearer realm="` + httpBase + `"`
 	invalid := func(why string) string { return realm + `, error="invalid_token", error_description="` + why + `"` }
@@ -109,6 +115,8 @@ func TestGateRefusals(t *testing.T) {
 			ob:        forbidden("The token cannot read accounts", "UK.OBIE.Header.Invalid", "a token issued by the CIBA grant is required", "Authorization")},
 		{name: "consent revoked", path: "/accounts/22289", auth: "Bearer " + revoked, status: 403,
 			ob: forbidden("The consent is not authorised", "UK.OBIE.Resource.InvalidConsentStatus", "consent status is Revoked: the customer or the bank withdrew access", "ConsentId")},
+		{name: "consent rejected", path: "/accounts/22289", auth: "Bearer " + rejected, status: 403,
+			ob: forbidden("The consent is not authorised", "UK.OBIE.Resource.InvalidConsentStatus", "consent status is Rejected: the customer declined, or did not authorise it in time", "ConsentId")},
 		{name: "consent awaiting authorisation", path: "/accounts/22289", auth: "Bearer " + awaiting, status: 403,
 			ob: forbidden("The consent is not authorised", "UK.OBIE.Resource.InvalidConsentStatus", "consent status is AwaitingAuthorisation: the customer has not authorised it yet", "ConsentId")},
 		{name: "permission missing", path: "/accounts/22289/transactions", auth: "Bearer " + good, status: 403,
