@@ -117,9 +117,11 @@ if [[ -n $GATEWAY_LOG ]]; then
 	done
 	[[ -n $DEVICE_URL ]] || { echo "walkthrough: no device link for $CONSENT in $GATEWAY_LOG (is show_links on?)" >&2; exit 1; }
 else
-	read -r -p "Paste the device_url the gateway logged: " DEVICE_URL
+	read -r -p "Paste the device_url the gateway logged: " DEVICE_URL ||
+		{ echo "walkthrough: no device link; set GATEWAY_LOG to the gateway's log file" >&2; exit 1; }
 	DECISION_URL=${DEVICE_URL%%#*}
 fi
+[[ $DEVICE_URL == *"#t="* ]] || { echo "walkthrough: $DEVICE_URL is not a device link (…/ciba/device/{id}#t={token})" >&2; exit 1; }
 DEVICE_TOKEN=${DEVICE_URL#*#t=}
 echo "DEVICE_URL=$DEVICE_URL"
 echo "DECISION_URL=$DECISION_URL"
