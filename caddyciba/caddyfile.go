@@ -40,6 +40,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		fapi
 //		users            <file>
 //		client_ca        <pem file>
+//		max_deliveries   <n>
 //		client <id> {
 //			name                  <text>
 //			auth                  <method>
@@ -104,6 +105,8 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 		return oneArg(d, &a.BindingMessagePattern)
 	case "password_attempts":
 		return intArg(d, &a.PasswordAttempts)
+	case "max_deliveries":
+		return intArg(d, &a.MaxDeliveries)
 	case "password_lockout":
 		return durationArg(d, &a.PasswordLockout)
 	case "key_rotation":

@@ -43,6 +43,9 @@ type Config struct {
 	BindingMessage *regexp.Regexp
 	// Lockout bounds wrong passwords on the approval page.
 	Lockout users.Lockout
+	// MaxDeliveries is the size of the pool that makes notification attempts; deliveries
+	// beyond it wait in the store. Default DefaultMaxDeliveries.
+	MaxDeliveries int
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
@@ -73,9 +76,10 @@ type Provider struct {
 	accessRecords  *store.Decoded[token.Access]
 	consentRecords *store.Decoded[consent.Consent]
 
-	// background is where notifications and callbacks run after the answer is sent;
-	// Close cancels it and waits.
+	// background is where the delivery workers run; Close cancels it and waits. What
+	// they have not delivered stays queued in the store.
 	callback   *notifier.Callback
+	deliveries deliveryQueue
 	background context.Context
 	cancel     context.CancelFunc
 	inflight   sync.WaitGroup
@@ -123,18 +127,8 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	return p
 }
 
-// async runs fn after the answer is sent, bounded by deadline.
-func (p *Provider) async(deadline time.Time, fn func(ctx context.Context)) {
-	p.inflight.Add(1)
-	go func() {
-		defer p.inflight.Done()
-		ctx, cancel := context.WithDeadline(p.background, deadline)
-		defer cancel()
-		fn(ctx)
-	}()
-}
-
-// Close stops the deliveries still running and waits for them.
+// Close stops the delivery workers and waits for them; an attempt cut short goes back
+// to the queue, due at once.
 func (p *Provider) Close() {
 	p.cancel()
 	p.inflight.Wait()
