@@ -77,6 +77,8 @@ type deliveryQueue struct {
 	wake chan struct{}
 	mu   sync.Mutex
 	aead cipher.AEAD
+	// attemptTimeout bounds one attempt; notifier.AttemptTimeout when zero (tests shorten it).
+	attemptTimeout time.Duration
 }
 
 func deliveryKey(due time.Time, id string) string {
@@ -109,10 +111,8 @@ func (p *Provider) StartDeliveries() {
 		if n <= 0 {
 			n = DefaultMaxDeliveries
 		}
-		p.inflight.Add(n)
-		for i := range n {
-			go p.deliveryWorker(i)
-		}
+		p.inflight.Add(1)
+		go p.dispatch(n)
 	})
 }
 
@@ -212,44 +212,92 @@ func (p *Provider) open(d *delivery, into any) error {
 	return json.Unmarshal(plain, into)
 }
 
-// deliveryWorker claims due records and attempts them until the provider closes.
-func (p *Provider) deliveryWorker(n int) {
+// claimed is a leased record handed from the dispatcher to a worker.
+type claimed struct {
+	d      *delivery
+	leased string
+}
+
+// dispatch is the one goroutine that scans the queue: it claims a due record only when a
+// worker is free, so at most n records are leased by this instance at a time, and the
+// scans (and the store's prefetching under them) do not multiply with the pool.
+func (p *Provider) dispatch(n int) {
 	defer p.inflight.Done()
+	free := make(chan struct{}, n)
+	work := make(chan claimed, n)
+	p.inflight.Add(n)
+	for range n {
+		go p.deliveryWorker(work, free)
+	}
+	defer close(work)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var due []string
 	for {
-		if p.background.Err() != nil {
-			return
-		}
-		d, key, next, err := p.claimDelivery(n)
-		if err != nil && p.background.Err() == nil {
-			p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", err.Error()))
-		}
-		if d != nil {
-			p.attemptDelivery(d, key)
-			continue
-		}
-		wait := deliveryPoll
-		if !next.IsZero() {
-			wait = min(wait, next.Sub(p.Now()))
-		}
-		timer.Reset(max(wait, time.Millisecond))
 		select {
+		case free <- struct{}{}:
 		case <-p.background.Done():
 			return
-		case <-p.deliveries.wake:
-		case <-timer.C:
 		}
+		for {
+			if p.background.Err() != nil {
+				return
+			}
+			var next time.Time
+			if len(due) == 0 {
+				var err error
+				if due, next, err = p.dueKeys(); err != nil && p.background.Err() == nil {
+					p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", err.Error()))
+				}
+			}
+			var c claimed
+			for len(due) > 0 && c.d == nil {
+				var err error
+				c.d, c.leased, err = p.claim(due[0], p.Now())
+				due = due[1:]
+				if err != nil && p.background.Err() == nil {
+					p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", err.Error()))
+				}
+			}
+			if c.d != nil {
+				work <- c // never blocks: free bounds what is in flight
+				break
+			}
+			if len(due) > 0 {
+				continue
+			}
+			wait := deliveryPoll
+			if !next.IsZero() {
+				wait = min(wait, next.Sub(p.Now()))
+			}
+			timer.Reset(max(wait, time.Millisecond))
+			select {
+			case <-p.background.Done():
+				return
+			case <-p.deliveries.wake:
+			case <-timer.C:
+			}
+		}
+	}
+}
+
+// deliveryWorker attempts what the dispatcher hands it until the provider closes.
+func (p *Provider) deliveryWorker(work <-chan claimed, free <-chan struct{}) {
+	defer p.inflight.Done()
+	for c := range work {
+		p.attemptDelivery(c.d, c.leased)
+		<-free
 	}
 }
 
 var errStopScan = errors.New("stop scan")
 
-// claimDelivery leases one due record; when none is due it returns when the next one is.
-func (p *Provider) claimDelivery(worker int) (d *delivery, leased string, next time.Time, err error) {
+// dueKeys lists up to claimBatch due keys in due order; with none, when the next is due.
+// Expired records met on the way are dropped together in one transaction.
+func (p *Provider) dueKeys() (due []string, next time.Time, err error) {
 	now := p.Now()
-	var due []string
-	err = p.Store.Scan(deliveryPrefix, func(key string, _ []byte) error {
+	var expired []string
+	err = p.Store.Scan(deliveryPrefix, func(key string, val []byte) error {
 		at, ok := dueOf(key)
 		if !ok {
 			return nil
@@ -258,31 +306,65 @@ func (p *Provider) claimDelivery(worker int) (d *delivery, leased string, next t
 			next = at
 			return errStopScan
 		}
+		var d delivery
+		if json.Unmarshal(val, &d) == nil && !now.Before(d.Expires) {
+			if expired = append(expired, key); len(expired) == 4*claimBatch {
+				return errStopScan
+			}
+			return nil
+		}
 		due = append(due, key)
 		if len(due) == claimBatch {
 			return errStopScan
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopScan) {
-		return nil, "", time.Time{}, err
+	if errors.Is(err, errStopScan) {
+		err = nil
 	}
-	// Workers start at different places in the batch, so they rarely race for one key.
-	for i := range due {
-		key := due[(worker+i)%len(due)]
-		d, leased, err = p.claim(key, now)
-		if d != nil || err != nil {
-			return d, leased, time.Time{}, err
+	if len(expired) > 0 {
+		p.dropExpired(expired, now)
+		if len(due) == 0 {
+			next = now // more may follow
 		}
 	}
-	if len(due) > 0 {
-		// All taken by others meanwhile: look again at once.
-		next = now
-	}
-	return nil, "", next, nil
+	return due, next, err
 }
 
-// claim moves one record to now+leaseTTL; nil when another worker took it first or it
+// dropExpired deletes the expired records among keys that are still there.
+func (p *Provider) dropExpired(keys []string, now time.Time) {
+	var gone []delivery
+	err := p.Store.Update(func(t store.Txn) error {
+		gone = gone[:0]
+		for _, key := range keys {
+			val, err := t.Get(key)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			var d delivery
+			if json.Unmarshal(val, &d) != nil || now.Before(d.Expires) {
+				continue
+			}
+			if err := t.Delete(key); err != nil {
+				return err
+			}
+			gone = append(gone, d)
+		}
+		return nil
+	})
+	if err != nil {
+		p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", err.Error()))
+		return
+	}
+	for i := range gone {
+		p.logDelivery(&gone[i], "expired", nil)
+	}
+}
+
+// claim moves one record to now+leaseTTL; nil when another instance took it first or it
 // expired (then it is dropped).
 func (p *Provider) claim(key string, now time.Time) (*delivery, string, error) {
 	var d delivery
@@ -327,7 +409,11 @@ func (p *Provider) claim(key string, now time.Time) (*delivery, string, error) {
 // attemptDelivery makes one attempt and then deletes the record, or moves it to its next
 // due time: after the backoff, or at once to the next channel after a final refusal.
 func (p *Provider) attemptDelivery(d *delivery, leased string) {
-	ctx, cancel := context.WithDeadline(p.background, minTime(d.Expires, p.Now().Add(notifier.AttemptTimeout)))
+	timeout := p.deliveries.attemptTimeout
+	if timeout <= 0 {
+		timeout = notifier.AttemptTimeout
+	}
+	ctx, cancel := context.WithDeadline(p.background, minTime(d.Expires, p.Now().Add(timeout)))
 	defer cancel()
 	var retry bool
 	var backoff time.Duration
