@@ -13,6 +13,7 @@ import (
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/keys"
+	"github.com/caddyciba/gateway/internal/ratelimit"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 	"github.com/caddyciba/gateway/internal/users"
@@ -80,6 +81,7 @@ type Provider struct {
 	// they have not delivered stays queued in the store.
 	callback   *notifier.Callback
 	deliveries deliveryQueue
+	limits     *ratelimit.Limiter
 	background context.Context
 	cancel     context.CancelFunc
 	inflight   sync.WaitGroup
@@ -106,6 +108,7 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	p.accessRecords = store.NewDecoded(gateCacheSize, token.DecodeAccess)
 	p.consentRecords = store.NewDecoded(gateCacheSize, consent.Decode)
 	p.callback = notifier.NewCallback()
+	p.limits = &ratelimit.Limiter{Store: s, Prefix: rateLimitPrefix}
 	p.background, p.cancel = context.WithCancel(context.Background())
 	// A client assertion may name the issuer or the endpoint it is sent to (CIBA §7.1).
 	audiences := []string{cfg.Issuer}

@@ -24,8 +24,7 @@ func (p *Provider) rateLimit(c *clients.Client) error {
 	if c.RateLimit == nil {
 		return nil
 	}
-	l := ratelimit.Limiter{Store: p.Store, Prefix: rateLimitPrefix}
-	ok, wait, err := l.Allow(c.ID, *c.RateLimit, p.Now())
+	ok, wait, err := p.limits.Allow(c.ID, *c.RateLimit, p.Now())
 	if err != nil {
 		return oauth.ServerError("the rate limit could not be counted")
 	}

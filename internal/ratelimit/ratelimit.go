@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/store"
@@ -82,6 +83,10 @@ func (r Rate) take(b bucket, now time.Time) (next bucket, ok bool, wait time.Dur
 type Limiter struct {
 	Store  store.Store
 	Prefix string
+	// emptyUntil remembers, per key, when a refused bucket has a token again. Other
+	// instances only take tokens, never add them, so until then the answer is a refusal
+	// without asking the store: a flood over the limit costs no store transaction.
+	emptyUntil sync.Map
 }
 
 // Allow takes one event from key's bucket in one store transaction. When the bucket is
@@ -90,6 +95,11 @@ type Limiter struct {
 func (l *Limiter) Allow(key string, r Rate, now time.Time) (bool, time.Duration, error) {
 	if r.Events <= 0 || r.Per <= 0 || r.Burst <= 0 {
 		return false, 0, errors.New("ratelimit: rate not set")
+	}
+	if v, found := l.emptyUntil.Load(key); found {
+		if until := v.(int64); now.UnixNano() < until {
+			return false, time.Duration(until - now.UnixNano()), nil
+		}
 	}
 	var ok bool
 	var wait time.Duration
@@ -118,6 +128,9 @@ func (l *Limiter) Allow(key string, r Rate, now time.Time) (bool, time.Duration,
 		// Once full again the record says nothing a missing one does not.
 		return t.Put(l.Prefix+key, buf, time.Duration(next.TAT-now.UnixNano())+time.Second)
 	})
+	if err == nil && !ok {
+		l.emptyUntil.Store(key, now.Add(wait).UnixNano())
+	}
 	return ok, wait, err
 }
 
