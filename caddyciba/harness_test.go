@@ -28,6 +28,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/caddyciba/gateway/internal/testpg"
 	"github.com/caddyciba/gateway/internal/testpki"
 )
 
@@ -62,7 +63,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	code := m.Run()
+	code := testpg.Main(m) // runs the tests, then stops their PostgreSQL if one was started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
