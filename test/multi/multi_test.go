@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ type instance struct {
 
 // startInstances builds the gateway and starts n processes on one fresh database, each
 // with its own port, admin endpoint and directory (for its Caddyfile and users file).
-func startInstances(t *testing.T, n int, phoneURL string) []*instance {
+func startInstances(t *testing.T, n int, phoneURL string, options ...string) []*instance {
 	t.Helper()
 	dir := t.TempDir()
 	bin, err := build()
@@ -83,7 +84,7 @@ func startInstances(t *testing.T, n int, phoneURL string) []*instance {
 		}
 		admin := fmt.Sprintf("127.0.0.1:%d", gateway.FreePort())
 		g, err := gateway.Start(gateway.Config{Bin: bin, Dir: d, Port: gateway.FreePort(), WebhookURL: phoneURL,
-			Users: 4, Admin: admin, Storage: storage, Gated: "ciba_gate\n\t\treverse_proxy " + upstream})
+			Users: 4, Admin: admin, Storage: storage, Options: strings.Join(options, "\n\t\t"), Gated: "ciba_gate\n\t\treverse_proxy " + upstream})
 		if err != nil {
 			t.Fatalf("instance %s: %v", name, err)
 		}
@@ -332,5 +333,49 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 		if len(ks) != 2 || ks[0].KeyID != before[0].KeyID || !ks[0].Signing || ks[1].KeyID != rotated.KeyID || ks[1].Signing {
 			t.Fatalf("%s's ring = %+v; want the old key signing and %s published, not signing", i.name, ks, rotated.KeyID)
 		}
+	}
+}
+
+// TestKeyPublishedBeforeSigning: with a short publish lead, a key rotated through A is
+// in both instances' JWKS before either signs with it, and then both sign with it.
+func TestKeyPublishedBeforeSigning(t *testing.T) {
+	in := startInstances(t, 2, "http://127.0.0.1:1/unused", "key_publish_lead 2s")
+	var rotated struct {
+		KeyID string `json:"kid"`
+	}
+	if err := json.Unmarshal(in[0].adminKeys(t, http.MethodPost, "/ciba/keys/rotate"), &rotated); err != nil || rotated.KeyID == "" {
+		t.Fatalf("rotate through A: %v %+v", err, rotated)
+	}
+	published := map[string]bool{}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		for _, i := range in {
+			if slices.Contains(i.jwksKids(t), rotated.KeyID) {
+				published[i.name] = true
+			}
+		}
+		signing := 0
+		for _, i := range in {
+			var ks []keyInfo
+			if err := json.Unmarshal(i.adminKeys(t, http.MethodGet, "/ciba/keys"), &ks); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range ks {
+				if k.KeyID != rotated.KeyID || !k.Signing {
+					continue
+				}
+				if !published["A"] || !published["B"] {
+					t.Fatalf("%s signs with %s while published on %v only", i.name, rotated.KeyID, published)
+				}
+				signing++
+			}
+		}
+		if signing == len(in) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d instances sign with the new key after 15 s (published on %v)", signing, len(in), published)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

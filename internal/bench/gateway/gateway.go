@@ -101,6 +101,8 @@ type Config struct {
 	SigningAlg string
 	// Storage is the ciba storage option; Badger in Dir/data when empty.
 	Storage string
+	// Options are more lines for the ciba block.
+	Options string
 }
 
 // Start writes the users file and the Caddyfile and starts the gateway; it returns once
@@ -175,9 +177,9 @@ func Start(cfg Config) (*Gateway, error) {
 
 func algOf(cfg Config) string {
 	if cfg.SigningAlg == "" {
-		return ""
+		return cfg.Options
 	}
-	return "signing_alg " + cfg.SigningAlg
+	return "signing_alg " + cfg.SigningAlg + "\n\t\t" + cfg.Options
 }
 
 func storageOf(cfg Config) string {
