@@ -218,7 +218,7 @@ func gatewayConfig(storage, extra string) string {
 		respond "account API" 200
 	}
 }
-`, httpBase, httpsBase, storage, fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey)
+`, httpBase, httpsBase, storageOption(storage), fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey)
 }
 
 // startGateway loads cfg into the test binary's Caddy and unloads it when the test ends,

@@ -2,7 +2,9 @@ package caddyciba
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -130,5 +132,79 @@ func TestStoragePostgresUnreachable(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), secret) {
 		t.Fatalf("the error shows the password: %v", err)
+	}
+}
+
+// onPostgres makes gatewayConfig keep the state in PostgreSQL: each storage directory a
+// test names stands for a database of its own, so a test that restarts the gateway on
+// the same storage finds its state again.
+var (
+	onPostgres  bool
+	pgDatabases = map[string]string{}
+)
+
+// storageOption is the storage option for a test's storage directory.
+func storageOption(dir string) string {
+	if !onPostgres || !filepath.IsAbs(dir) {
+		return dir
+	}
+	dsn, ok := pgDatabases[dir]
+	if !ok {
+		s, err := testpg.Shared()
+		if err != nil {
+			panic(fmt.Sprintf("PostgreSQL for the tests: %v", err))
+		}
+		if dsn, err = s.NewDatabase(); err != nil {
+			panic(err)
+		}
+		pgDatabases[dir] = dsn
+	}
+	return "postgres {\n\t\t\tdsn " + dsn + "\n\t\t\tmax_conns 16\n\t\t}"
+}
+
+// TestOnPostgres runs the gate, CIBA, consent, token and admin suites again with the
+// state in PostgreSQL instead of Badger.
+func TestOnPostgres(t *testing.T) {
+	onPostgres = true
+	t.Cleanup(func() { onPostgres = false })
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"Gate", TestGate},
+		{"GateCertificateBinding", TestGateCertificateBinding},
+		{"GateFiltersTheDemoBank", TestGateFiltersTheDemoBank},
+		{"GateStreamsLargeBodies", TestGateStreamsLargeBodies},
+		{"CIBAPollFlow", TestCIBAPollFlow},
+		{"CIBAPing", TestCIBAPing},
+		{"CIBAPush", TestCIBAPush},
+		{"FAPIMode", TestFAPIMode},
+		{"RefreshEndsWithTheConsent", TestRefreshEndsWithTheConsent},
+		{"CIBATokenErrors", TestCIBATokenErrors},
+		{"CIBAExpiredToken", TestCIBAExpiredToken},
+		{"ConcurrentPollsMintOnce", TestConcurrentPollsMintOnce},
+		{"DisabledUserAtRedemption", TestDisabledUserAtRedemption},
+		{"BackchannelErrors", TestBackchannelErrors},
+		{"RevocationAndIntrospection", TestRevocationAndIntrospection},
+		{"IntrospectRefreshToken", TestIntrospectRefreshToken},
+		{"ConsentEndpoints", TestConsentEndpoints},
+		{"ConsentEndpointRefusals", TestConsentEndpointRefusals},
+		{"ClientCredentialsGrant", TestClientCredentialsGrant},
+		{"ClientAuthentication", TestClientAuthentication},
+		{"DevicePage", TestDevicePage},
+		{"DevicePagePassword", TestDevicePagePassword},
+		{"AdminAPI", TestAdminAPI},
+		{"KeyRotation", TestKeyRotation},
+		{"ScheduledKeyRotation", TestScheduledKeyRotation},
+		{"OpenIDClientCIBA", TestOpenIDClientCIBA},
+		{"OpenIDClientClientCredentials", TestOpenIDClientClientCredentials},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(pgDatabases)
+			tc.run(t)
+			if len(pgDatabases) == before && !t.Skipped() {
+				t.Fatal("the test ran no gateway on PostgreSQL")
+			}
+		})
 	}
 }
