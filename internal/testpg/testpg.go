@@ -44,6 +44,9 @@ type Server struct {
 	port  string
 	pass  string
 	dir   string
+	bin   string
+	data  string
+	cred  *syscall.Credential
 	cmd   *exec.Cmd
 	done  chan struct{}
 }
@@ -129,8 +132,8 @@ func Start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &Server{dir: dir, host: "127.0.0.1", pass: randomHex()}
 	data := filepath.Join(dir, "data")
+	s := &Server{dir: dir, host: "127.0.0.1", pass: randomHex(), bin: bin, data: data, cred: cred}
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust",
 		"--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
@@ -145,11 +148,11 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	s.port = strconv.Itoa(port)
-	if err := s.run(bin, data, cred); err != nil {
+	s.Admin = fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable", dir, s.port)
+	if err := s.run(); err != nil {
 		s.Stop()
 		return nil, err
 	}
-	s.Admin = fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable", dir, s.port)
 	if err := s.waitReady(30 * time.Second); err != nil {
 		s.Stop()
 		return nil, err
@@ -164,10 +167,11 @@ func Start() (*Server, error) {
 // run starts the postmaster in its own process group, from a thread that stays for the
 // life of the test binary: the parent-death signal (SIGKILL) then ends the server if the
 // test binary dies without stopping it (a test timeout, a kill).
-func (s *Server) run(bin, data string, cred *syscall.Credential) error {
+func (s *Server) run() error {
+	bin, data, cred := s.bin, s.data, s.cred
 	started := make(chan error, 1)
 	s.done = make(chan struct{})
-	logf, err := os.Create(filepath.Join(s.dir, "postgres.log"))
+	logf, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -213,6 +217,36 @@ func (s *Server) waitReady(limit time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Crash stops the server the way `pg_ctl stop -m immediate` does (SIGQUIT: no
+// checkpoint, recovery from the WAL at the next start), or with SIGKILL of its process
+// group if kill is set.
+func (s *Server) Crash(kill bool) {
+	if kill {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	} else {
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
+	// Children the postmaster left (after SIGKILL) end with their group.
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// Restart starts a crashed or stopped server again on its data and port.
+func (s *Server) Restart() error {
+	if s.bin == "" {
+		return errors.New("testpg: only a server this package started can restart")
+	}
+	if err := s.run(); err != nil {
+		return err
+	}
+	return s.waitReady(60 * time.Second)
 }
 
 // Stop ends the server (fast shutdown, then SIGKILL of its process group) and removes
