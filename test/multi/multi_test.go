@@ -1,5 +1,5 @@
-// Package multi runs two gateway processes on one PostgreSQL database and checks that they
-// are one gateway: what one issues, decides or revokes, the other knows at once.
+// Package multi runs several gateway processes on one PostgreSQL database and checks that
+// they are one gateway: what one issues, decides or revokes, the other knows at once.
 package multi
 
 import (
@@ -140,15 +140,15 @@ func authorize(t *testing.T, phone *flow.Phone, start, decide, poll *instance, c
 	return access
 }
 
-// TestInstancesAreOneGateway: two gateway processes on one database.
+// TestInstancesAreOneGateway: three gateway processes on one database.
 func TestInstancesAreOneGateway(t *testing.T) {
 	phone, err := flow.StartPhone()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer phone.Close()
-	in := startInstances(t, 2, phone.URL)
-	a, b := in[0], in[1]
+	in := startInstances(t, 3, phone.URL)
+	a, b, c := in[0], in[1], in[2]
 
 	// A client-credentials token minted on A is accepted on B.
 	cc, err := a.tpp.ClientCredentials()
@@ -160,8 +160,8 @@ func TestInstancesAreOneGateway(t *testing.T) {
 		t.Fatalf("consent through B with A's token: %v", err)
 	}
 
-	// bc-authorize on A, the decision through B, the poll on A.
-	access := authorize(t, phone, a, b, a, consentID, "user-0")
+	// bc-authorize on A, the decision through B, the poll on C.
+	access := authorize(t, phone, a, b, c, consentID, "user-0")
 	for _, i := range in {
 		if status := i.gated(t, access); status != http.StatusOK {
 			t.Fatalf("gated request through %s: %d", i.name, status)
