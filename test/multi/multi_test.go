@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -193,8 +194,9 @@ func TestInstancesAreOneGateway(t *testing.T) {
 	}
 }
 
-// TestPollRaceAcrossInstances: concurrent polls of one approved request, through both
-// instances, redeem it once.
+// TestPollRaceAcrossInstances: 100 concurrent polls of one approved request, through both
+// instances, redeem it once; a replay then revokes what it minted on both. Rounds: 5, or
+// CADDYCIBA_MULTI_ROUNDS.
 func TestPollRaceAcrossInstances(t *testing.T) {
 	phone, err := flow.StartPhone()
 	if err != nil {
@@ -206,7 +208,11 @@ func TestPollRaceAcrossInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const rounds, polls = 5, 20
+	const polls = 100
+	rounds := 5
+	if n, err := strconv.Atoi(os.Getenv("CADDYCIBA_MULTI_ROUNDS")); err == nil && n > 0 {
+		rounds = n // e.g. 1000, with -timeout 1h
+	}
 	for round := range rounds {
 		consentID, err := in[round%2].tpp.Consent(cc)
 		if err != nil {
