@@ -30,16 +30,11 @@ func main() {
 	rounds := flag.Int("rounds", 5, "bare/gated phase pairs, interleaved")
 	md := flag.String("md", "", "write the figures into this markdown file's gate section")
 	profile := flag.String("pprof", "", "write a CPU profile of the gateway during the last gated phase here")
-	storageKind := flag.String("storage", "badger", "the gateway's storage: badger or postgres")
-	dsn := flag.String("dsn", "", "with -storage postgres: the database (default: a server of its own from Debian's binaries)")
+	storageFlags := gateway.StorageFlags()
 	flag.Parse()
-	storage, stopDB, err := gateway.Storage(*storageKind, *dsn)
+	storage, suffix, stopDB, err := storageFlags()
 	check(err)
 	defer stopDB()
-	suffix := ""
-	if storage != "" {
-		suffix = "-" + *storageKind
-	}
 
 	dir, bin, cleanup, err := gateway.Workdir("gate")
 	check(err)

@@ -39,16 +39,11 @@ func main() {
 	md := flag.String("md", "", "write the figures into this markdown file's tokens section")
 	alg := flag.String("alg", "ES256", "the gateway's signing_alg for ID tokens (ES256 or PS256, both FAPI)")
 	profile := flag.String("pprof", "", "write CPU profiles of the gateway's phases at the highest concurrency to PREFIX-cc.prof and PREFIX-ciba.prof")
-	storageKind := flag.String("storage", "badger", "the gateway's storage: badger or postgres")
-	dsn := flag.String("dsn", "", "with -storage postgres: the database (default: a server of its own from Debian's binaries)")
+	storageFlags := gateway.StorageFlags()
 	flag.Parse()
-	storage, stopDB, err := gateway.Storage(*storageKind, *dsn)
+	storage, suffix, stopDB, err := storageFlags()
 	check(err)
 	defer stopDB()
-	suffix := ""
-	if storage != "" {
-		suffix = "-" + *storageKind
-	}
 
 	dir, bin, cleanup, err := gateway.Workdir("tokens")
 	check(err)

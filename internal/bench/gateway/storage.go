@@ -1,10 +1,26 @@
 package gateway
 
 import (
+	"flag"
 	"fmt"
 
 	"github.com/caddyciba/gateway/internal/testpg"
 )
+
+// StorageFlags registers -storage and -dsn; after flag.Parse, the function it returns
+// gives the storage option, a suffix for the report's section ("" or "-postgres") and a
+// function that stops the database it started.
+func StorageFlags() func() (option, suffix string, stop func(), err error) {
+	kind := flag.String("storage", "badger", "the gateway's storage: badger or postgres")
+	dsn := flag.String("dsn", "", "with -storage postgres: the database (default: a server of its own from Debian's binaries)")
+	return func() (string, string, func(), error) {
+		option, stop, err := Storage(*kind, *dsn)
+		if option == "" {
+			return option, "", stop, err
+		}
+		return option, "-" + *kind, stop, err
+	}
+}
 
 // Storage turns the benchmarks' -storage and -dsn flags into the ciba storage option:
 // "" for Badger, or PostgreSQL at dsn; with no dsn, a PostgreSQL server of its own is
