@@ -49,21 +49,67 @@ func TestCrashPostgresDatabase(t *testing.T) {
 		if err := srv.Restart(); err != nil {
 			t.Fatalf("database restart: %v", err)
 		}
-		// The pool replaces the connections the crash broke as it hands them out.
-		tpp := &flow.TPP{Base: g.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: flow.NewHTTPClient(1)}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_, err := tpp.ClientCredentials()
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the gateway does not serve 30 s after the database came back: %v", err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		waitServing(t, g)
 		return g
 	}
 	_, lost, doubles := runTrials(t, trials(), storage, crashDB)
 	t.Logf("%d lost, %d issued twice", lost, doubles)
+}
+
+// TestFailoverPostgres: a primary with a synchronous standby; under load the primary is
+// killed (kill -9) and the standby promoted. The gateway, given both hosts, reconnects to
+// the new primary by itself, and nothing it acknowledged is lost.
+func TestFailoverPostgres(t *testing.T) {
+	var primary, standby *testpg.Server
+	stopPair := func() {
+		for _, s := range []*testpg.Server{primary, standby} {
+			if s != nil {
+				s.Stop()
+			}
+		}
+	}
+	t.Cleanup(stopPair)
+	storage := func(int) string {
+		stopPair()
+		var err error
+		if primary, err = testpg.Start(); err != nil {
+			t.Fatal(err)
+		}
+		dsn, err := primary.NewDatabase()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if standby, err = primary.Standby(); err != nil {
+			t.Fatal(err)
+		}
+		return postgresStorage(testpg.Failover(dsn, primary, standby))
+	}
+	failover := func(t *testing.T, g *gateway.Gateway, _ gateway.Config, wait func()) *gateway.Gateway {
+		primary.Crash(true)
+		wait()
+		if err := standby.Promote(); err != nil {
+			t.Fatalf("promote: %v", err)
+		}
+		waitServing(t, g)
+		return g
+	}
+	_, lost, doubles := runTrials(t, trials(), storage, failover)
+	t.Logf("%d lost, %d issued twice", lost, doubles)
+}
+
+// waitServing waits until the gateway issues tokens again: its pool replaces the
+// connections a crash broke as it hands them out.
+func waitServing(t *testing.T, g *gateway.Gateway) {
+	tpp := &flow.TPP{Base: g.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: flow.NewHTTPClient(1)}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := tpp.ClientCredentials()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway does not serve 30 s after the database came back: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
