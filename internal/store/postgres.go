@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -53,7 +54,7 @@ func OpenPostgres(dsn string, o PostgresOptions) (*Postgres, error) {
 		return nil, errors.New("postgres: the dsn does not parse")
 	}
 	if o.MaxConns > 0 {
-		cfg.MaxConns = int32(o.MaxConns)
+		cfg.MaxConns = int32(min(o.MaxConns, math.MaxInt32))
 	}
 	// An acknowledged write must survive the database's crash, whatever the role's or the
 	// server's default.
@@ -370,16 +371,4 @@ func (p *Postgres) sweep(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
-}
-
-// Sweep runs one janitor pass now (for tests and tools) and returns the rows deleted.
-func (p *Postgres) Sweep() (int64, error) {
-	var total int64
-	for {
-		n, err := p.sweep(context.Background())
-		total += n
-		if err != nil || n < janitorBatch {
-			return total, err
-		}
-	}
 }
