@@ -177,3 +177,35 @@ func TestRetryable(t *testing.T) {
 		t.Fatal("a non-PostgreSQL error is retryable")
 	}
 }
+
+// BenchmarkGet is the gate's read: one key by its primary key, on each backend.
+func BenchmarkGet(b *testing.B) {
+	for _, backend := range []string{"badger", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			var s store.Store
+			if backend == "badger" {
+				bs, err := store.OpenBadger(b.TempDir(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s = bs
+			} else {
+				p, err := store.OpenPostgres(testpg.DSN(b), store.PostgresOptions{MaxConns: 8})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s = p
+			}
+			defer s.Close()
+			if err := s.Put("at/some-token-hash", make([]byte, 400), time.Hour); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := s.Get("at/some-token-hash"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
