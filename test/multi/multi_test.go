@@ -21,6 +21,7 @@ import (
 	"github.com/caddyciba/gateway/internal/bench/flow"
 	"github.com/caddyciba/gateway/internal/bench/gateway"
 	"github.com/caddyciba/gateway/internal/testpg"
+	"github.com/caddyciba/gateway/notifier"
 )
 
 func TestMain(m *testing.M) {
@@ -383,5 +384,60 @@ func TestKeyPublishedBeforeSigning(t *testing.T) {
 			t.Fatalf("%d of %d instances sign with the new key after 15 s (published on %v)", signing, len(in), published)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// decide posts a decision with the page token (the link's fragment) through in.
+func (in *instance) decide(t *testing.T, n *notifier.Notification, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, via(n.DecisionURL, in), strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+n.DeviceURL[strings.Index(n.DeviceURL, "#t=")+3:])
+	resp, err := in.tpp.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// TestPasswordLockoutAcrossInstances: wrong passwords on the approval page, alternately
+// through A and B, count towards one lockout, which then holds on both.
+func TestPasswordLockoutAcrossInstances(t *testing.T) {
+	phone, err := flow.StartPhone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer phone.Close()
+	in := startInstances(t, 2, phone.URL, "password_attempts 4", "password_lockout 10m")
+	cc, err := in[0].tpp.ClientCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	consentID, err := in[0].tpp.Consent(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in[0].tpp.Backchannel("user-2", consentID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := phone.Await(consentID, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := `{"decision":"approve","accounts":["22289"],"password":"guess"}`
+	for i, want := range []string{"3 tries left", "2 tries left", "1 tries left", "locked"} {
+		through := in[i%2]
+		status, body := through.decide(t, n, wrong)
+		if status != http.StatusForbidden || !strings.Contains(body, want) {
+			t.Fatalf("wrong password %d through %s: %d %s, want 403 %q", i+1, through.name, status, body, want)
+		}
+	}
+	right := `{"decision":"approve","accounts":["22289"],"password":"` + gateway.UserPassword + `"}`
+	for _, i := range in {
+		if status, body := i.decide(t, n, right); status != http.StatusTooManyRequests {
+			t.Fatalf("the right password through %s while locked: %d %s", i.name, status, body)
+		}
 	}
 }
