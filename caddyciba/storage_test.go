@@ -208,3 +208,27 @@ func TestOnPostgres(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresStorageDSNPlaceholders: {env.*} in the DSN is replaced at provision; an
+// unset variable or an unknown placeholder is an error, never an empty part of the DSN.
+func TestPostgresStorageDSNPlaceholders(t *testing.T) {
+	t.Setenv("CIBA_TEST_PG_DSN", "postgres://gw@db.example/ciba")
+	for _, tc := range []struct {
+		dsn, want string
+		ok        bool
+	}{
+		{"{env.CIBA_TEST_PG_DSN}", "postgres://gw@db.example/ciba", true},
+		{"postgres://gw@{env.CIBA_TEST_PG_UNSET}/ciba", "", false},
+		{"postgres://gw@{nonsense.placeholder}/ciba", "", false},
+		{"", "", false},
+	} {
+		p := &PostgresStorage{DSN: tc.dsn}
+		err := p.Provision(caddy.Context{})
+		if err == nil {
+			err = p.Validate()
+		}
+		if (err == nil) != tc.ok || p.dsn != tc.want && tc.ok {
+			t.Errorf("dsn %q: %q, %v", tc.dsn, p.dsn, err)
+		}
+	}
+}
