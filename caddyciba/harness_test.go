@@ -28,6 +28,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/caddyciba/gateway/internal/testpg"
 	"github.com/caddyciba/gateway/internal/testpki"
 )
 
@@ -62,7 +63,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	code := m.Run()
+	code := testpg.Main(m) // runs the tests, then stops their PostgreSQL if one was started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -223,7 +224,7 @@ func gatewayConfig(storage, extra string) string {
 		respond "account API" 200
 	}
 }
-`, httpBase, httpsBase, storage, fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey)
+`, httpBase, httpsBase, storageOption(storage), fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey)
 }
 
 // startGateway loads cfg into the test binary's Caddy and unloads it when the test ends,
