@@ -5,11 +5,11 @@ package caddyciba
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"time"
 
@@ -50,8 +50,10 @@ type App struct {
 	// MTLSBase is the base URL of the same endpoints on a listener that asks for client
 	// certificates; discovery advertises it as mtls_endpoint_aliases. Default: none.
 	MTLSBase string `json:"mtls_base,omitempty"`
-	// Storage is the directory of the Badger database. Default: <caddy data dir>/ciba.
-	Storage string `json:"storage,omitempty"`
+	// StorageRaw is where the state is kept: a ciba.storage module, badger (the default,
+	// in <caddy data dir>/ciba) or postgres (several instances on one database). A string
+	// is taken as a Badger directory.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=ciba.storage inline_key=module"`
 	// SigningAlg is the algorithm of the gateway's signing key: PS256 (default), ES256 or
 	// EdDSA. The key is made on first start and kept in storage.
 	SigningAlg string `json:"signing_alg,omitempty"`
@@ -70,10 +72,16 @@ type App struct {
 	// full; others get invalid_binding_message. Default: 1 to 64 characters of letters,
 	// digits, space and .,:;!?#+/_()@&%='*-
 	BindingMessagePattern string `json:"binding_message_pattern,omitempty"`
-	// PasswordAttempts is how many wrong passwords in a row on the approval page lock the
-	// user's password, for PasswordLockout. Defaults 5 and 15m.
+	// PasswordAttempts is how many passwords of a user are checked (on the approval page
+	// and as user_code at /bc-authorize) before the password is locked for
+	// PasswordLockout; a right password does not count. Defaults 5 and 15m.
 	PasswordAttempts int            `json:"password_attempts,omitempty"`
 	PasswordLockout  caddy.Duration `json:"password_lockout,omitempty"`
+	// MaxPendingPerUser caps the live backchannel requests (pending, unexpired) of one
+	// user, from all clients together and across gateway instances; one client may hold
+	// half of them, rounded up, so no client can keep a user from the others. Requests
+	// over a cap are refused with invalid_request. Default 5.
+	MaxPendingPerUser int `json:"max_pending_per_user,omitempty"`
 	// KeyRotation makes a new signing key when the newest is this old; off when unset.
 	// Keys can also be rotated through the admin API (POST /ciba/keys/rotate).
 	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
@@ -165,7 +173,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	st, key, err := openStore(a.Storage)
+	st, key, err := a.openStorage(ctx)
 	if err != nil {
 		return err
 	}
@@ -176,17 +184,18 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	bindingMessage, _ := a.bindingMessage()
 	a.provider = op.New(op.Config{
-		Issuer:          a.Issuer,
-		MTLSBase:        a.MTLSBase,
-		AccessTokenTTL:  time.Duration(a.AccessTokenTTL),
-		RefreshTokenTTL: time.Duration(a.RefreshTokenTTL),
-		FAPI:            a.FAPI,
-		AuthReqTTL:      time.Duration(a.AuthReqTTL),
-		MaxAuthReqTTL:   time.Duration(a.MaxAuthReqTTL),
-		PollInterval:    time.Duration(a.PollInterval),
-		BindingMessage:  bindingMessage,
-		Lockout:         users.Lockout{Attempts: a.PasswordAttempts, Duration: time.Duration(a.PasswordLockout)},
-		MaxDeliveries:   a.MaxDeliveries,
+		Issuer:            a.Issuer,
+		MTLSBase:          a.MTLSBase,
+		AccessTokenTTL:    time.Duration(a.AccessTokenTTL),
+		RefreshTokenTTL:   time.Duration(a.RefreshTokenTTL),
+		FAPI:              a.FAPI,
+		AuthReqTTL:        time.Duration(a.AuthReqTTL),
+		MaxAuthReqTTL:     time.Duration(a.MaxAuthReqTTL),
+		PollInterval:      time.Duration(a.PollInterval),
+		BindingMessage:    bindingMessage,
+		Lockout:           users.Lockout{Attempts: a.PasswordAttempts, Duration: time.Duration(a.PasswordLockout)},
+		MaxPendingPerUser: a.MaxPendingPerUser,
+		MaxDeliveries:     a.MaxDeliveries,
 	}, st, ring, reg)
 	a.provider.Users = a.users
 	a.provider.Channels = a.channels
@@ -202,9 +211,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 }
 
 func (a *App) setDefaults() {
-	if a.Storage == "" {
-		a.Storage = filepath.Join(caddy.AppDataDir(), "ciba")
-	}
 	if a.SigningAlg == "" {
 		a.SigningAlg = defaultSigningAlg
 	}
@@ -243,8 +249,8 @@ func (a *App) Validate() error {
 		return errors.New("ciba: fapi allows signing_alg PS256 or ES256 only")
 	}
 	if a.AuthReqTTL < 0 || a.MaxAuthReqTTL < 0 || a.PollInterval < 0 || a.AccessTokenTTL < 0 || a.RefreshTokenTTL < 0 ||
-		a.PasswordLockout < 0 || a.PasswordAttempts < 0 || a.KeyRotation < 0 || a.KeyPublishLead < 0 {
-		return errors.New("ciba: durations must be positive")
+		a.PasswordLockout < 0 || a.PasswordAttempts < 0 || a.MaxPendingPerUser < 0 || a.KeyRotation < 0 || a.KeyPublishLead < 0 {
+		return errors.New("ciba: durations and counts must be positive")
 	}
 	if a.MaxDeliveries < 0 || a.MaxDeliveries > maxDeliveriesCap {
 		return fmt.Errorf("ciba: max_deliveries must be between 1 and %d", maxDeliveriesCap)

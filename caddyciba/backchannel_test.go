@@ -39,7 +39,8 @@ func signedWith(t *testing.T, consentID string, edit func(map[string]any)) strin
 // TestBackchannelErrors sends one request per rule of CIBA Core §7 and FAPI-CIBA that
 // the conformance suite checks, each for a fresh consent, and expects the exact answer.
 func TestBackchannelErrors(t *testing.T) {
-	cibaGateway(t, extraClients)
+	// Alice gets one live request per success case: more than the default cap.
+	cibaGateway(t, extraClients+"\n\t\tmax_pending_per_user 40")
 	now := time.Now()
 	gatewayHint := func(t *testing.T, sub, aud string) string {
 		tok := jwt.New()

@@ -26,6 +26,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"unknown signing alg", "issuer https://bank.example\n\t\tsigning_alg RS256", `signing_alg "RS256" is not supported`},
 		{"fapi with EdDSA", "issuer https://bank.example\n\t\tfapi\n\t\tsigning_alg EdDSA", "fapi allows signing_alg PS256 or ES256 only"},
 		{"bad duration", "issuer https://bank.example\n\t\tpoll_interval soon", `poll_interval: "soon" is not a positive duration, at Caddyfile:4`},
+		{"pending cap not positive", "issuer https://bank.example\n\t\tmax_pending_per_user 0", `max_pending_per_user: "0" is not a positive number, at Caddyfile:4`},
 		{"ttl above max", "issuer https://bank.example\n\t\tauth_req_ttl 20m\n\t\tmax_auth_req_ttl 10m", "auth_req_ttl is longer than max_auth_req_ttl"},
 		{"client unknown auth method", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_jwt\n\t\t\tsecret s\n\t\t}", `client "c1": unknown client auth method "client_secret_jwt"`},
 		{"client unknown auth method names line", "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth magic\n\t\t}", "at Caddyfile:4"},
@@ -76,6 +77,7 @@ func TestCaddyfileAdaptsEveryOption(t *testing.T) {
 		binding_message_pattern "[0-9]{4}"
 		password_attempts 3
 		password_lockout 30m
+		max_pending_per_user 7
 		key_rotation     720h
 		key_publish_lead 1h
 		fapi
@@ -130,9 +132,9 @@ bank.example {
 	if app.Issuer != "https://bank.example" || app.MTLSBase != "https://mtls.bank.example" || !app.FAPI ||
 		app.SigningAlg != "ES256" || time.Duration(app.AuthReqTTL) != 90*time.Second || time.Duration(app.MaxAuthReqTTL) != 5*time.Minute ||
 		time.Duration(app.PollInterval) != 2*time.Second || time.Duration(app.AccessTokenTTL) != 15*time.Minute || app.Users != "users.json" ||
-		app.ClientCA != "ca.pem" || app.Storage != "/var/lib/caddyciba" || time.Duration(app.RefreshTokenTTL) != 720*time.Hour ||
+		app.ClientCA != "ca.pem" || string(app.StorageRaw) != `{"module":"badger","path":"/var/lib/caddyciba"}` || time.Duration(app.RefreshTokenTTL) != 720*time.Hour ||
 		app.BindingMessagePattern != "[0-9]{4}" || app.PasswordAttempts != 3 || time.Duration(app.PasswordLockout) != 30*time.Minute ||
-		time.Duration(app.KeyRotation) != 720*time.Hour || time.Duration(app.KeyPublishLead) != time.Hour {
+		time.Duration(app.KeyRotation) != 720*time.Hour || time.Duration(app.KeyPublishLead) != time.Hour || app.MaxPendingPerUser != 7 {
 		t.Errorf("app = %+v", app)
 	}
 	if c.ID != "tpp-1" || c.Name != "Budget Buddy" || c.Auth != "private_key_jwt" || c.JWKSFile != "tpp-1.jwks.json" ||

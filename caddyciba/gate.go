@@ -3,15 +3,20 @@ package caddyciba
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"github.com/dustin/go-humanize"
+	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/op"
 )
 
@@ -48,8 +53,16 @@ type Gate struct {
 	AccountsHeader string `json:"accounts_header,omitempty"`
 	// PassAuthorization keeps the TPP's Authorization header on the upstream request.
 	PassAuthorization bool `json:"pass_authorization,omitempty"`
+	// MaxItemSize is the largest JSON value of a bank answer the filter reads whole: one
+	// list item, or Links, or Meta. An answer holding a larger one is refused with a 502.
+	// Default 1 MiB.
+	MaxItemSize int64 `json:"max_item_size,omitempty"`
+	// MaxBodySize is the largest bank answer the gate filters; a larger one is refused
+	// with a 502, or cut short if it was already streaming. Default 64 MiB.
+	MaxBodySize int64 `json:"max_body_size,omitempty"`
 
 	provider *op.Provider
+	logger   *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -67,6 +80,16 @@ func (g *Gate) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("ciba_gate needs the ciba app: %w", err)
 	}
 	g.provider = app.(*App).provider
+	g.logger = ctx.Logger()
+	if g.MaxItemSize <= 0 {
+		g.MaxItemSize = consent.DefaultMaxValue
+	}
+	if g.MaxBodySize <= 0 {
+		g.MaxBodySize = consent.DefaultMaxBody
+	}
+	if g.MaxItemSize > g.MaxBodySize {
+		return fmt.Errorf("ciba_gate: max_item_size %d is larger than max_body_size %d", g.MaxItemSize, g.MaxBodySize)
+	}
 	setDefaultString(&g.SubjectHeader, "X-Ciba-Subject")
 	setDefaultString(&g.ConsentHeader, "X-Ciba-Consent-Id")
 	setDefaultString(&g.ClientHeader, "X-Ciba-Client-Id")
@@ -198,8 +221,7 @@ func (hw *headWriter) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.D
 
 // serveFiltered runs the routes after the gate through the consent's filter.
 func (g *Gate) serveFiltered(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, adm *op.Admission) error {
-	fw := &filterWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, adm: adm}
-	return fw.finish(next.ServeHTTP(fw, r))
+	return newFilterWriter(w, g, adm).serve(r, next)
 }
 
 // UnmarshalCaddyfile sets up the gate from Caddyfile tokens. Syntax:
@@ -210,7 +232,11 @@ func (g *Gate) serveFiltered(w http.ResponseWriter, r *http.Request, next caddyh
 //		client_header   <name>
 //		accounts_header <name>
 //		pass_authorization
+//		max_item_size   <size>
+//		max_body_size   <size>
 //	}
+//
+// Sizes are in bytes or with a unit, as 1MiB or 64MB.
 func (g *Gate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()
 	if d.NextArg() {
@@ -232,6 +258,10 @@ func (g *Gate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				err = d.ArgErr()
 			}
 			g.PassAuthorization = true
+		case "max_item_size":
+			err = sizeArg(d, &g.MaxItemSize)
+		case "max_body_size":
+			err = sizeArg(d, &g.MaxBodySize)
 		default:
 			err = d.Errf("unrecognized ciba_gate option %q", opt)
 		}
@@ -239,6 +269,20 @@ func (g *Gate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// sizeArg reads one size, as 1MiB or 500KB, the way Caddy reads request_body's max_size.
+func sizeArg(d *caddyfile.Dispenser, n *int64) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	size, err := humanize.ParseBytes(s)
+	if err != nil || size == 0 || size > math.MaxInt64 {
+		return d.Errf("invalid size %q", s)
+	}
+	*n = int64(size)
 	return nil
 }
 

@@ -61,6 +61,9 @@ func newRecordingBank(t *testing.T) *recordingBank {
 		case rest == "/accounts/22289/beneficiaries":
 			w.WriteHeader(http.StatusNotFound)
 			io.WriteString(w, `{"Code":"404","Message":"none"}`)
+		case strings.HasSuffix(rest, "/transactions"):
+			// The filter refuses an answer not of the endpoint's shape.
+			io.WriteString(w, `{"Data":{"Transaction":[]},"Links":{"Self":"/transactions"},"Meta":{"TotalPages":1}}`)
 		case strings.HasPrefix(rest, "/accounts/22289"):
 			io.WriteString(w, `{"Data":{"Account":[{"AccountId":"22289","Currency":"GBP","Nickname":"Bills"}]},"Links":{"Self":"/accounts/22289"},"Meta":{"TotalPages":1}}`)
 		default:

@@ -28,6 +28,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/caddyciba/gateway/internal/testpg"
 	"github.com/caddyciba/gateway/internal/testpki"
 )
 
@@ -62,7 +63,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	code := m.Run()
+	code := testpg.Main(m) // runs the tests, then stops their PostgreSQL if one was started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -102,6 +103,11 @@ func newFixture(dir string) (*fixture, error) {
 		return nil, err
 	}
 	if f.rsKey, err = privateJWK(rsa.GenerateKey(rand.Reader, 2048)); err != nil {
+		return nil, err
+	}
+	// psu-1 is the user of the gate tests' tokens: a token is good only while its user is.
+	if err := os.WriteFile(filepath.Join(dir, "users.json"), []byte(`[{"subject":"psu-1","login_hints":["psu-1@example.com"],`+
+		`"accounts":[{"AccountId":"22289"},{"AccountId":"31820"}]}]`), 0o600); err != nil {
 		return nil, err
 	}
 	// The RSA key is registered without alg, so only the algorithm allow-list can refuse RS256.
@@ -193,6 +199,7 @@ func gatewayConfig(storage, extra string) string {
 			jwks_file %[5]s/self.jwks.json
 			scopes    accounts
 		}
+		users %[5]s/users.json
 		%[6]s
 	}
 }
@@ -217,7 +224,7 @@ func gatewayConfig(storage, extra string) string {
 		respond "account API" 200
 	}
 }
-`, httpBase, httpsBase, storage, fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey)
+`, httpBase, httpsBase, storageOption(storage), fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey)
 }
 
 // startGateway loads cfg into the test binary's Caddy and unloads it when the test ends,

@@ -4,197 +4,410 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"time"
-
-	"github.com/tidwall/gjson"
+	"unsafe"
 )
 
-// Filter rewrites an upstream account-information body for the consent: list items of
-// accounts the user did not select are dropped, fields the consent's Basic permission may
-// not see are removed, and transactions outside the consent's window are dropped.
-// Members it does not know pass through unchanged. FilterStream does the same on a stream.
-func (c *Consent) Filter(body []byte, ep Endpoint) ([]byte, error) {
-	// Most answers need no change (every item consented, nothing hidden): check that
-	// with light decoding and hand the body back as it came.
-	if unchanged, err := c.passesUnchanged(body, ep); err != nil || unchanged {
-		return body, err
-	}
-	return c.rewrite(body, ep)
+// Limits bound what the filter reads and holds. A zero field takes its default.
+type Limits struct {
+	// MaxValue is the largest JSON value the filter reads whole: one list item, Links or
+	// Meta, or one name or token between them. Default DefaultMaxValue.
+	MaxValue int64
+	// MaxBody is the largest answer. Default DefaultMaxBody.
+	MaxBody int64
 }
 
-// rewrite is the full filter: decode, drop, strip, encode.
-func (c *Consent) rewrite(body []byte, ep Endpoint) ([]byte, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
+// The default caps: an Open Banking list item is a few hundred bytes, an answer a page.
+const (
+	DefaultMaxValue = 1 << 20
+	DefaultMaxBody  = 64 << 20
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxValue <= 0 {
+		l.MaxValue = DefaultMaxValue
+	}
+	if l.MaxBody <= 0 {
+		l.MaxBody = DefaultMaxBody
+	}
+	return l
+}
+
+// Why the filter refuses an answer. Any other error is a body that is not one valid JSON
+// value (a duplicate name among them).
+var (
+	ErrValueTooLarge = errors.New("consent: a value of the answer is larger than the filter's cap")
+	ErrBodyTooLarge  = errors.New("consent: the answer is larger than the filter's cap")
+	ErrShape         = errors.New("consent: the answer is not of the endpoint's shape")
+)
+
+// Filter is FilterStream on a body in memory, with the default limits.
+func (c *Consent) Filter(body []byte, ep Endpoint) ([]byte, error) {
+	var out bytes.Buffer
+	if err := c.FilterStream(&out, bytes.NewReader(body), ep, Limits{}); err != nil {
 		return nil, err
 	}
-	rawData, ok := top["Data"]
-	if !ok {
-		return body, nil
+	return out.Bytes(), nil
+}
+
+// listMembers names the member of Data that holds an endpoint's items. An endpoint
+// missing here (the statement file) has no JSON answer to show.
+var listMembers = map[Resource]string{
+	Accounts: "Account", Balances: "Balance", Beneficiaries: "Beneficiary", DirectDebits: "DirectDebit",
+	StandingOrders: "StandingOrder", Transactions: "Transaction", Statements: "Statement",
+	Products: "Product", Offers: "Offer", Parties: "Party", PartyPSU: "Party", ScheduledPayments: "ScheduledPayment",
+}
+
+// Links and Meta hold only the members of OB's Links and Meta, of the kind they have.
+var (
+	linkMembers = map[string]byte{"Self": '"', "First": '"', "Prev": '"', "Next": '"', "Last": '"'}
+	metaMembers = map[string]byte{"TotalPages": '0', "FirstAvailableDateTime": '"', "LastAvailableDateTime": '"'}
+)
+
+// itemRule is what decides one list item, worked out once per answer.
+type itemRule struct {
+	// attribute: an item must name one consented account. Party answers describe people
+	// (the path's account or the PSU, which the gate checked), so they carry no AccountId.
+	attribute bool
+	hidden    []string
+	maskPAN   bool
+	// On transactions: the directions consented, and the consent's window if it has one.
+	transactions, credits, debits bool
+	window                        bool
+	from, to                      *Date
+	// The accounts the user selected; a set when there are many.
+	accounts []string
+	set      map[string]bool
+}
+
+func (r *itemRule) hasAccount(id []byte) bool {
+	if r.set != nil {
+		return r.set[string(id)]
 	}
-	var data map[string]json.RawMessage
-	if err := json.Unmarshal(rawData, &data); err != nil {
-		return nil, err
+	for _, a := range r.accounts {
+		if a == string(id) {
+			return true
+		}
 	}
-	hidden := c.HiddenFields(ep.Resource)
-	for name, raw := range data {
-		if len(raw) == 0 || raw[0] != '[' {
+	return false
+}
+
+func (c *Consent) itemRule(ep Endpoint) itemRule {
+	r := itemRule{
+		accounts:     c.AccountIDs,
+		attribute:    ep.Resource != Parties && ep.Resource != PartyPSU,
+		hidden:       c.HiddenFields(ep.Resource),
+		maskPAN:      !c.Has(ReadPAN),
+		transactions: ep.Resource == Transactions,
+		credits:      c.Has(ReadTransactionsCredits),
+		debits:       c.Has(ReadTransactionsDebits),
+		window:       ep.Resource == Transactions && (c.TransactionFrom != nil || c.TransactionTo != nil),
+		from:         c.TransactionFrom,
+		to:           c.TransactionTo,
+	}
+	if len(c.AccountIDs) > 8 {
+		r.set = make(map[string]bool, len(c.AccountIDs))
+		for _, a := range c.AccountIDs {
+			r.set[a] = true
+		}
+	}
+	return r
+}
+
+// direction: with one direction consented, a transaction shows only if it says it goes
+// that way; with none (a consent the API refuses to create), none shows.
+func (r *itemRule) direction(d []byte, ok bool) bool {
+	if !r.transactions || (r.credits && r.debits) {
+		return true
+	}
+	switch {
+	case ok && string(d) == "Credit":
+		return r.credits
+	case ok && string(d) == "Debit":
+		return r.debits
+	}
+	return false
+}
+
+// member is one name and value of a validated object: the name's raw bytes between its
+// quotes, and where the pair and the value start and end in the object.
+type member struct {
+	name              []byte
+	start, value, end int
+	drop              bool
+}
+
+// item filters one list item (a valid object without duplicate names) to f.out.
+func (f *filter) item(raw []byte) error {
+	r := &f.rule
+	f.ms = f.ms[:0]
+	var account, direction, booked []byte
+	var hasAccount, accountOK, directionOK, bookedOK, hide bool
+	for i := skipWS(raw, 1); raw[i] != '}'; {
+		m, next := nextMember(raw, i)
+		i = next
+		v := raw[m.value:m.end]
+		name := unquoteName(m.name)
+		switch name {
+		case "AccountId":
+			// The decoder refused a second AccountId: the first decides, and most items
+			// of a large answer are dropped here, before the rest of them is read.
+			hasAccount = true
+			if account, accountOK = stringValue(v); !accountOK || !r.hasAccount(account) {
+				return nil
+			}
+		case "CreditDebitIndicator":
+			direction, directionOK = stringValue(v)
+		case "BookingDateTime":
+			booked, bookedOK = stringValue(v)
+		}
+		for _, h := range r.hidden {
+			if name == h {
+				m.drop, hide = true, true
+			}
+		}
+		f.ms = append(f.ms, m)
+	}
+	switch {
+	case r.attribute && !hasAccount:
+		return nil
+	case !r.direction(direction, directionOK):
+		return nil
+	case r.window && !inWindow(booked, bookedOK, r.from, r.to):
+		return nil
+	}
+	var edits []edit
+	if r.maskPAN && (bytes.Contains(raw, []byte("SchemeName")) || bytes.IndexByte(raw, '\\') >= 0) {
+		var ok bool
+		if edits, ok = panEdits(raw, 0, 0, nil); !ok {
+			return shapeError("an item nests deeper than %d", maxItemDepth)
+		}
+	}
+	if !f.first {
+		f.out.writeByte(',')
+	}
+	f.first = false
+	if !hide && len(edits) == 0 {
+		return f.out.write(raw)
+	}
+	b := append(f.scratch[:0], '{')
+	comma := false
+	for _, m := range f.ms {
+		if m.drop {
 			continue
 		}
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return nil, err
+		if comma {
+			b = append(b, ',')
 		}
-		kept := items[:0]
-		for _, item := range items {
-			out, keep, err := c.filterItem(item, ep, hidden)
-			if err != nil {
-				return nil, err
-			}
-			if keep {
-				kept = append(kept, out)
-			}
-		}
-		out, err := json.Marshal(kept)
-		if err != nil {
-			return nil, err
-		}
-		data[name] = out
+		comma = true
+		b = appendEdited(b, raw, m.start, m.end, edits)
 	}
-	var err error
-	if top["Data"], err = json.Marshal(data); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(top); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	f.scratch = append(b, '}')
+	return f.out.write(f.scratch)
 }
 
-// filterItem decides one list item: an object is kept or dropped and stripped of the
-// hidden fields; anything else passes as it is.
-func (c *Consent) filterItem(raw json.RawMessage, ep Endpoint, hidden []string) (json.RawMessage, bool, error) {
-	if len(raw) == 0 || raw[0] != '{' {
-		return raw, true, nil
-	}
-	var item map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &item); err != nil {
-		return nil, false, err
-	}
-	if !c.keeps(item, ep) {
-		return nil, false, nil
-	}
-	if len(hidden) == 0 {
-		return raw, true, nil
-	}
-	for _, f := range hidden {
-		delete(item, f)
-	}
-	out, err := json.Marshal(item)
-	return out, true, err
-}
-
-// passesUnchanged tells whether Filter would keep every item of every list under Data
-// and hide nothing. It reads the body in place with gjson, allocating nothing per item,
-// and answers false (the full rewrite decides) on anything unusual, duplicate keys among
-// them, since JSON parsers disagree on which duplicate counts.
-func (c *Consent) passesUnchanged(body []byte, ep Endpoint) (bool, error) {
-	if !gjson.ValidBytes(body) {
-		return false, errNotJSON
-	}
-	root := gjson.ParseBytes(body)
-	if !root.IsObject() || len(c.HiddenFields(ep.Resource)) > 0 {
-		return false, nil
-	}
-	var data gjson.Result
-	datas := 0
-	root.ForEach(func(k, v gjson.Result) bool {
-		if k.Str == "Data" {
-			data, datas = v, datas+1
-		}
-		return true
-	})
-	switch {
-	case datas == 0:
-		return true, nil
-	case datas > 1 || !data.IsObject():
-		return false, nil
-	}
-	unchanged := true
-	data.ForEach(func(_, list gjson.Result) bool {
-		if list.IsArray() {
-			list.ForEach(func(_, item gjson.Result) bool {
-				if item.IsObject() {
-					unchanged = c.admitsItem(item, ep)
-				}
-				return unchanged
-			})
-		}
-		return unchanged
-	})
-	return unchanged, nil
-}
-
-// admitsItem is keeps on a gjson object; a repeated AccountId or BookingDateTime is refused.
-func (c *Consent) admitsItem(item gjson.Result, ep Endpoint) bool {
-	var k itemKeys
-	accounts, bookings := 0, 0
-	item.ForEach(func(key, v gjson.Result) bool {
-		switch key.Str {
-		case "AccountId":
-			accounts++
-			k.hasAccount, k.accountIsString, k.account = true, v.Type == gjson.String, v.Str
-		case "BookingDateTime":
-			bookings++
-			k.hasBooked, k.bookedIsString, k.booked = true, v.Type == gjson.String, v.Str
-		}
-		return true
-	})
-	return accounts <= 1 && bookings <= 1 && c.admits(k, ep)
-}
-
-// itemKeys are the members of a list item that decide whether it is shown.
-type itemKeys struct {
-	account, booked             string
-	hasAccount, accountIsString bool
-	hasBooked, bookedIsString   bool
-}
-
-var errNotJSON = errors.New("consent: the body is not valid JSON")
-
-func (c *Consent) keeps(item map[string]json.RawMessage, ep Endpoint) bool {
-	var k itemKeys
-	if raw, ok := item["AccountId"]; ok {
-		k.hasAccount = true
-		k.accountIsString = json.Unmarshal(raw, &k.account) == nil
-	}
-	if raw, ok := item["BookingDateTime"]; ok {
-		k.hasBooked = true
-		k.bookedIsString = json.Unmarshal(raw, &k.booked) == nil
-	}
-	return c.admits(k, ep)
-}
-
-// admits: an item of another account, or a transaction outside the consent's window, is
-// not shown; an undatable transaction cannot be shown inside a window.
-func (c *Consent) admits(k itemKeys, ep Endpoint) bool {
-	if k.hasAccount && (!k.accountIsString || !c.HasAccount(k.account)) {
+// inWindow: a transaction inside a window needs a date that says it is inside.
+func inWindow(booked []byte, ok bool, from, to *Date) bool {
+	if !ok {
 		return false
 	}
-	if ep.Resource == Transactions && (c.TransactionFrom != nil || c.TransactionTo != nil) && k.hasBooked && k.bookedIsString {
-		at, err := time.Parse(time.RFC3339, k.booked)
-		if err != nil {
-			return false
+	at, err := time.Parse(time.RFC3339, string(booked))
+	if err != nil {
+		return false
+	}
+	return (from == nil || !at.Before(from.Time)) && (to == nil || !at.After(to.Time))
+}
+
+// edit replaces raw[start:end] by with.
+type edit struct {
+	start, end int
+	with       []byte
+}
+
+func appendEdited(b, raw []byte, start, end int, edits []edit) []byte {
+	for _, e := range edits {
+		if e.start < start || e.end > end {
+			continue
 		}
-		if c.TransactionFrom != nil && at.Before(c.TransactionFrom.Time) {
-			return false
+		b = append(b, raw[start:e.start]...)
+		b = append(b, e.with...)
+		start = e.end
+	}
+	return append(b, raw[start:end]...)
+}
+
+// maxItemDepth bounds how deep the PAN walk goes (each level reads its part of the item
+// again): an OB item nests a few levels, not dozens.
+const maxItemDepth = 32
+
+// panEdits masks, anywhere in the validated value raw (at offset off of the item), the
+// Identification of every object whose SchemeName is a PAN or not a string. The edits
+// come back in the order of the body; ok is false for an item nested too deep to walk.
+func panEdits(raw []byte, off, depth int, edits []edit) (_ []edit, ok bool) {
+	if depth > maxItemDepth {
+		return nil, false
+	}
+	switch raw[0] {
+	case '[':
+		for i := skipWS(raw, 1); raw[i] != ']'; {
+			end := skipValue(raw, i)
+			if edits, ok = panEdits(raw[i:end], off+i, depth+1, edits); !ok {
+				return nil, false
+			}
+			i = skipWS(raw, end)
+			if raw[i] == ',' {
+				i = skipWS(raw, i+1)
+			}
 		}
-		if c.TransactionTo != nil && at.After(c.TransactionTo.Time) {
-			return false
+	case '{':
+		var ident *member
+		pan := false
+		ms := members(raw, nil)
+		for i := range ms {
+			m := &ms[i]
+			v := raw[m.value:m.end]
+			switch unquoteName(m.name) {
+			case "SchemeName":
+				s, isString := stringValue(v)
+				pan = !isString || strings.HasSuffix(strings.ToUpper(strings.TrimSpace(string(s))), "PAN")
+			case "Identification":
+				ident = m
+			}
+			if v[0] == '{' || v[0] == '[' {
+				if edits, ok = panEdits(v, off+m.value, depth+1, edits); !ok {
+					return nil, false
+				}
+			}
+		}
+		if pan && ident != nil {
+			start, end := off+ident.value, off+ident.end
+			edits = slices.DeleteFunc(edits, func(e edit) bool { return e.start >= start && e.end <= end })
+			edits = append(edits, edit{start, end, maskPAN(raw[ident.value:ident.end])})
+			slices.SortFunc(edits, func(a, b edit) int { return a.start - b.start })
 		}
 	}
-	return true
+	return edits, true
+}
+
+// maskPAN keeps the last four characters of a card number, as UK OB v3.1 lets an ASPSP
+// show without ReadPAN; a value too short to be a PAN, or not a string, is masked whole.
+func maskPAN(v []byte) []byte {
+	s, ok := stringValue(v)
+	if !ok {
+		return []byte(`"****"`)
+	}
+	r := []rune(string(s))
+	keep := 0
+	if len(r) >= 8 {
+		keep = 4
+	}
+	out, _ := json.Marshal(strings.Repeat("*", len(r)-keep) + string(r[len(r)-keep:]))
+	return out
+}
+
+// members lists the members of the validated object raw into ms.
+func members(raw []byte, ms []member) []member {
+	for i := skipWS(raw, 1); raw[i] != '}'; {
+		m, next := nextMember(raw, i)
+		ms, i = append(ms, m), next
+	}
+	return ms
+}
+
+// nextMember reads the member of the validated object raw whose name starts at raw[i],
+// and where the next one (or the closing brace) is.
+func nextMember(raw []byte, i int) (member, int) {
+	nameEnd := skipString(raw, i)
+	v := skipWS(raw, nameEnd)
+	v = skipWS(raw, v+1) // the ':'
+	end := skipValue(raw, v)
+	m := member{name: raw[i+1 : nameEnd-1], start: i, value: v, end: end}
+	i = skipWS(raw, end)
+	if raw[i] == ',' {
+		i = skipWS(raw, i+1)
+	}
+	return m, i
+}
+
+// unquoteName is a name's text; only a name with escapes allocates.
+func unquoteName(b []byte) string {
+	if bytes.IndexByte(b, '\\') < 0 {
+		return unsafe.String(unsafe.SliceData(b), len(b)) // compared, never kept
+	}
+	var s string
+	_ = json.Unmarshal(append(append([]byte{'"'}, b...), '"'), &s)
+	return s
+}
+
+// stringValue is the text of a JSON string value; ok is false for any other kind.
+func stringValue(v []byte) ([]byte, bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return nil, false
+	}
+	if bytes.IndexByte(v, '\\') < 0 {
+		return v[1 : len(v)-1], true
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+func skipWS(raw []byte, i int) int {
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\n' || raw[i] == '\r' || raw[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the end of the string whose quote is at raw[i].
+func skipString(raw []byte, i int) int {
+	for j := i + 1; ; {
+		q := bytes.IndexByte(raw[j:], '"')
+		if q < 0 {
+			return len(raw)
+		}
+		j += q
+		bs := 0
+		for k := j - 1; raw[k] == '\\'; k-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return j + 1
+		}
+		j++
+	}
+}
+
+// skipValue returns the end of the validated value that starts at raw[i].
+func skipValue(raw []byte, i int) int {
+	switch raw[i] {
+	case '"':
+		return skipString(raw, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(raw); i++ {
+			switch raw[i] {
+			case '"':
+				i = skipString(raw, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	}
+	for ; i < len(raw); i++ {
+		switch raw[i] {
+		case ',', '}', ']', ' ', '\n', '\r', '\t':
+			return i
+		}
+	}
+	return i
 }

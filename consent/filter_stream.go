@@ -1,170 +1,379 @@
 package consent
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
-// FilterStream is Filter over a stream: it holds one list item at a time, so a body of
-// any size passes in constant memory, and the first items reach dst before the upstream
-// has sent the last. On an error part of the body may have been written; the caller must
-// then cut the response short rather than end it cleanly.
-func (c *Consent) FilterStream(dst io.Writer, src io.Reader, ep Endpoint) error {
-	w := bufio.NewWriterSize(dst, 32<<10)
-	dec := json.NewDecoder(src)
-	dec.UseNumber()
-	s := &streamFilter{c: c, ep: ep, hidden: c.HiddenFields(ep.Resource), dec: dec, w: w}
-	if err := s.object(s.topMember); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("consent: data after the JSON body")
-	}
-	if err := w.WriteByte('\n'); err != nil {
-		return err
-	}
-	return w.Flush()
-}
+// FlushDelay is the longest kept bytes wait in the filter's buffer when dst can flush
+// (it has FlushError() error, Flush() error or Flush()): a slow answer that is mostly
+// dropped still reaches the client as it comes.
+const FlushDelay = 50 * time.Millisecond
 
-type streamFilter struct {
-	c      *Consent
-	ep     Endpoint
-	hidden []string
-	dec    *json.Decoder
-	w      *bufio.Writer
-}
-
-// object reads an object whose '{' is next, writing it member by member through member.
-func (s *streamFilter) object(member func(key string) error) error {
-	if err := s.expect('{'); err != nil {
-		return err
+// FilterStream writes to dst what of the upstream answer src the consent lets the TPP see
+// on the endpoint, reading it token by token and holding at most one list item (bounded by
+// lim) at a time:
+//
+//   - the answer is one object of Data, Links and Meta as UK OB v3.1 writes them; Data holds
+//     only the endpoint's list of objects (a Party answer may hold one object). Any other
+//     shape, a name twice in any object, or invalid JSON is an error.
+//   - an item is shown only if its one AccountId is a string the user selected (Party
+//     items, which name no account, excepted); a transaction only if it goes in a consented
+//     direction (its CreditDebitIndicator) and, with a consent window, has a BookingDateTime
+//     inside it; Detail-only fields are removed for a Basic consent, and without ReadPAN
+//     the Identification of a UK.OBIE.PAN is masked.
+//
+// Kept bytes are copied through as they came. The answer's closing brace is written only
+// once all of it passed, so a body cut short by an error is never valid JSON; on an error
+// the caller must still abort the response rather than end it (dst may hold part of it).
+func (c *Consent) FilterStream(dst io.Writer, src io.Reader, ep Endpoint, lim Limits) error {
+	lim = lim.withDefaults()
+	in := &limitedReader{r: src, maxBody: lim.MaxBody, end: lim.MaxValue}
+	f := &filter{
+		c: c, ep: ep, rule: c.itemRule(ep), lim: lim, in: in,
+		// Duplicate names and invalid UTF-8 are errors by default.
+		dec: jsontext.NewDecoder(in),
+		out: newOutput(dst),
 	}
-	s.w.WriteByte('{')
-	for first := true; s.dec.More(); first = false {
-		tok, err := s.dec.Token()
-		if err != nil {
-			return err
-		}
-		key, _ := tok.(string)
-		if !first {
-			s.w.WriteByte(',')
-		}
-		if err := s.scalar(key); err != nil {
-			return err
-		}
-		s.w.WriteByte(':')
-		if err := member(key); err != nil {
-			return err
-		}
+	err := f.answer()
+	if err == nil && in.n > lim.MaxBody {
+		err = ErrBodyTooLarge
 	}
-	if _, err := s.dec.Token(); err != nil {
-		return err
-	}
-	return s.w.WriteByte('}')
-}
-
-func (s *streamFilter) topMember(key string) error {
-	if key == "Data" {
-		return s.object(s.dataMember)
-	}
-	return s.copyValue()
-}
-
-// dataMember filters a list under Data item by item and copies anything else.
-func (s *streamFilter) dataMember(string) error {
-	tok, err := s.dec.Token()
 	if err != nil {
+		f.out.abort()
+		if in.err != nil {
+			return in.err // the cap, not the decoder's wrapping of it
+		}
 		return err
 	}
-	switch tok {
-	case json.Delim('['):
-	case json.Delim('{'):
-		return s.restOfObject()
-	default:
-		return s.scalar(tok)
-	}
-	s.w.WriteByte('[')
-	var raw json.RawMessage
-	for first := true; s.dec.More(); {
-		raw = raw[:0]
-		if err := s.dec.Decode(&raw); err != nil {
-			return err
-		}
-		out, keep, err := s.c.filterItem(raw, s.ep, s.hidden)
-		if err != nil {
-			return err
-		}
-		if !keep {
-			continue
-		}
-		if !first {
-			s.w.WriteByte(',')
-		}
-		first = false
-		s.w.Write(out)
-	}
-	if _, err := s.dec.Token(); err != nil {
-		return err
-	}
-	return s.w.WriteByte(']')
+	return f.out.close()
 }
 
-// restOfObject copies an object whose '{' was read.
-func (s *streamFilter) restOfObject() error {
-	s.w.WriteByte('{')
-	for first := true; s.dec.More(); first = false {
-		tok, err := s.dec.Token()
-		if err != nil {
-			return err
-		}
-		if !first {
-			s.w.WriteByte(',')
-		}
-		if err := s.scalar(tok); err != nil {
-			return err
-		}
-		s.w.WriteByte(':')
-		if err := s.copyValue(); err != nil {
-			return err
-		}
-	}
-	if _, err := s.dec.Token(); err != nil {
-		return err
-	}
-	return s.w.WriteByte('}')
+type filter struct {
+	c       *Consent
+	ep      Endpoint
+	rule    itemRule
+	lim     Limits
+	in      *limitedReader
+	dec     *jsontext.Decoder
+	out     *output
+	first   bool // the next item is the first of its list
+	ms      []member
+	scratch []byte
 }
 
-func (s *streamFilter) scalar(tok json.Token) error {
-	if _, isDelim := tok.(json.Delim); isDelim {
-		return fmt.Errorf("consent: unexpected %v in the body", tok)
+// window lets the decoder read one more value of at most lim.MaxValue bytes.
+func (f *filter) window() { f.in.end = f.dec.InputOffset() + f.lim.MaxValue }
+
+func shapeError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrShape}, args...)...)
+}
+
+// open reads the '{' or '[' the answer must have next.
+func (f *filter) open(k jsontext.Kind, what string) error {
+	f.window()
+	if got := f.dec.PeekKind(); got != k {
+		if got == 0 {
+			_, err := f.dec.ReadToken()
+			return err
+		}
+		return shapeError("%s is %v, not %v", what, got, k)
 	}
-	b, err := json.Marshal(tok)
-	if err != nil {
-		return err
-	}
-	_, err = s.w.Write(b)
+	_, err := f.dec.ReadToken()
 	return err
 }
 
-func (s *streamFilter) copyValue() error {
-	var raw json.RawMessage
-	if err := s.dec.Decode(&raw); err != nil {
-		return err
+// name reads the next name of an object, or its end (done).
+func (f *filter) name() (name string, done bool, err error) {
+	f.window()
+	if f.dec.PeekKind() == '}' {
+		_, err := f.dec.ReadToken()
+		return "", true, err
 	}
-	_, err := s.w.Write(raw)
-	return err
+	tok, err := f.dec.ReadToken()
+	if err != nil {
+		return "", false, err
+	}
+	return tok.String(), false, nil
 }
 
-func (s *streamFilter) expect(d json.Delim) error {
-	tok, err := s.dec.Token()
-	if err != nil {
+func (f *filter) answer() error {
+	if err := f.open('{', "the answer"); err != nil {
 		return err
 	}
-	if tok != d {
-		return fmt.Errorf("consent: expected %v in the body, found %v", d, tok)
+	f.out.writeString("{")
+	data := false
+	for first := true; ; first = false {
+		name, done, err := f.name()
+		if err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		if !first {
+			f.out.writeByte(',')
+		}
+		switch name {
+		case "Data":
+			data, err = true, f.data()
+		case "Links":
+			err = f.meta(name, linkMembers)
+		case "Meta":
+			err = f.meta(name, metaMembers)
+		default:
+			err = shapeError("the answer has a member %q", name)
+		}
+		if err != nil {
+			return err
+		}
 	}
+	if !data {
+		return shapeError("the answer has no Data")
+	}
+	f.window()
+	if _, err := f.dec.ReadToken(); err != io.EOF {
+		return errors.New("consent: data after the answer")
+	}
+	f.out.writeByte('}')
 	return nil
+}
+
+// data filters Data: the endpoint's list, item by item.
+func (f *filter) data() error {
+	if err := f.open('{', "Data"); err != nil {
+		return err
+	}
+	f.out.writeString(`"Data":{`)
+	list, known := listMembers[f.ep.Resource]
+	for {
+		name, done, err := f.name()
+		if err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		if !known || name != list {
+			return shapeError("Data has a member %q on %s", name, f.ep.Resource)
+		}
+		f.window()
+		f.first = true
+		switch k := f.dec.PeekKind(); {
+		case k == '{' && list == "Party":
+			// One party, shown whole or not at all.
+			f.out.writeString(`"Party":`)
+			raw, err := f.dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			if err := f.item(raw); err != nil {
+				return err
+			}
+			if f.first {
+				f.out.writeString("{}")
+			}
+			continue
+		case k != '[':
+			return shapeError("Data.%s is not a list", name)
+		}
+		if err := f.list(name); err != nil {
+			return err
+		}
+	}
+	f.out.writeByte('}')
+	return nil
+}
+
+func (f *filter) list(name string) error {
+	if _, err := f.dec.ReadToken(); err != nil {
+		return err
+	}
+	f.out.writeString(`"` + name + `":[`)
+	for {
+		f.window()
+		switch k := f.dec.PeekKind(); k {
+		case ']':
+			if _, err := f.dec.ReadToken(); err != nil {
+				return err
+			}
+			f.out.writeByte(']')
+			return nil
+		case '{':
+		case 0:
+			_, err := f.dec.ReadToken()
+			return err
+		default:
+			return shapeError("an item of Data.%s is %v, not an object", name, k)
+		}
+		raw, err := f.dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		if err := f.item(raw); err != nil {
+			return err
+		}
+	}
+}
+
+// meta copies Links or Meta, an object of the members OB gives it with the kinds it gives.
+func (f *filter) meta(name string, allowed map[string]byte) error {
+	f.window()
+	if k := f.dec.PeekKind(); k != '{' {
+		if k == 0 {
+			_, err := f.dec.ReadToken()
+			return err
+		}
+		return shapeError("%s is %v, not an object", name, k)
+	}
+	raw, err := f.dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	f.ms = members(raw, f.ms[:0])
+	for _, m := range f.ms {
+		n := unquoteName(m.name)
+		kind, ok := allowed[n]
+		if v := raw[m.value]; !ok || !(v == kind || kind == '0' && (v == '-' || v >= '0' && v <= '9')) {
+			return shapeError("%s has a member %q of this kind", name, n)
+		}
+	}
+	f.out.writeString(`"` + name + `":`)
+	return f.out.write(raw)
+}
+
+// limitedReader reads src up to the caps: no byte past end (the current value's cap)
+// nor past maxBody+1 (enough to tell the body is over).
+type limitedReader struct {
+	r       io.Reader
+	n, end  int64
+	maxBody int64
+	err     error
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	room := min(l.end, l.maxBody+1) - l.n
+	if room <= 0 {
+		if l.n > l.maxBody {
+			l.err = fmt.Errorf("%w (%d bytes)", ErrBodyTooLarge, l.maxBody)
+		} else {
+			l.err = fmt.Errorf("%w (%d bytes, at byte %d)", ErrValueTooLarge, l.end-l.n, l.n)
+		}
+		return 0, l.err
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
+}
+
+// output buffers what the filter keeps for dst, writing it out when the buffer is full
+// and, if dst can flush, at most FlushDelay after it was kept.
+type output struct {
+	mu    sync.Mutex
+	dst   io.Writer
+	flush func() error
+	buf   []byte
+	timer *time.Timer
+	armed bool
+	done  bool
+	err   error
+}
+
+const outputSize = 32 << 10
+
+func newOutput(dst io.Writer) *output {
+	o := &output{dst: dst}
+	switch fl := dst.(type) {
+	case interface{ FlushError() error }:
+		o.flush = fl.FlushError
+	case interface{ Flush() error }:
+		o.flush = fl.Flush
+	case interface{ Flush() }:
+		o.flush = func() error { fl.Flush(); return nil }
+	}
+	return o
+}
+
+func (o *output) writeByte(b byte) { o.write([]byte{b}) }
+
+func (o *output) writeString(s string) { o.write([]byte(s)) }
+
+// write keeps p; its error is dst's, so a client gone stops the filter.
+func (o *output) write(p []byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil || o.done {
+		return o.err
+	}
+	o.buf = append(o.buf, p...)
+	if len(o.buf) >= outputSize {
+		o.writeOut()
+	}
+	if o.flush != nil && !o.armed {
+		o.armed = true
+		if o.timer == nil {
+			o.timer = time.AfterFunc(FlushDelay, o.tick)
+		} else {
+			o.timer.Reset(FlushDelay)
+		}
+	}
+	return o.err
+}
+
+func (o *output) writeOut() {
+	if len(o.buf) > 0 && o.err == nil {
+		_, o.err = o.dst.Write(o.buf)
+	}
+	o.buf = o.buf[:0]
+}
+
+func (o *output) tick() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.armed = false
+	if o.done {
+		return
+	}
+	o.writeOut()
+	if o.err == nil {
+		o.err = o.flush()
+	}
+}
+
+// close writes out what is left; nothing reaches dst after it.
+func (o *output) close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.stop()
+	o.writeOut()
+	if o.err == nil && o.flush != nil {
+		o.err = o.flush()
+	}
+	return o.err
+}
+
+// abort drops what is left; nothing reaches dst after it.
+func (o *output) abort() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.stop()
+	o.buf = nil
+}
+
+func (o *output) stop() {
+	o.done = true
+	if o.timer != nil {
+		o.timer.Stop()
+	}
 }

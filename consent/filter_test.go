@@ -2,7 +2,9 @@ package consent
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,6 +32,12 @@ func items(t *testing.T, body map[string]any, name string) []map[string]any {
 		out[i] = x.(map[string]any)
 	}
 	return out
+}
+
+func window(from, to string) (*Date, *Date) {
+	f, _ := time.Parse(time.RFC3339, from)
+	t, _ := time.Parse(time.RFC3339, to)
+	return &Date{Raw: from, Time: f}, &Date{Raw: to, Time: t}
 }
 
 func TestFilterAccounts(t *testing.T) {
@@ -61,11 +69,10 @@ func TestFilterAccounts(t *testing.T) {
 
 func TestFilterTransactions(t *testing.T) {
 	body := readExample(t, "transactions.json")
-	from := time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC)
-	to := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	from, to := window("2026-10-15T00:00:00Z", "2026-11-30T00:00:00Z")
 	c := &Consent{Status: Authorised, AccountIDs: []string{"22289"},
 		Permissions:     []Permission{ReadAccountsBasic, ReadTransactionsBasic, ReadTransactionsCredits, ReadTransactionsDebits},
-		TransactionFrom: &Date{Raw: from.Format(TimeLayout), Time: from}, TransactionTo: &Date{Raw: to.Format(TimeLayout), Time: to}}
+		TransactionFrom: from, TransactionTo: to}
 	out, err := c.Filter(body, Endpoint{Resource: Transactions, List: true})
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +93,141 @@ func TestFilterTransactions(t *testing.T) {
 		if tx["Amount"] == nil || tx["BookingDateTime"] == nil {
 			t.Fatalf("basic fields lost: %v", tx)
 		}
+	}
+}
+
+// TestFilterRules holds each rule of the filter to the exact answer it gives, or to a
+// refusal: out is the filtered body, or "" when the answer must be refused with err.
+func TestFilterRules(t *testing.T) {
+	from, to := window("2026-10-01T00:00:00Z", "2026-10-31T00:00:00Z")
+	basic := &Consent{Permissions: []Permission{ReadAccountsBasic, ReadTransactionsBasic, ReadTransactionsCredits, ReadTransactionsDebits, ReadBalances, ReadParty}, AccountIDs: []string{"1", "2"}}
+	detail := &Consent{Permissions: []Permission{ReadAccountsDetail, ReadTransactionsDetail, ReadTransactionsCredits, ReadTransactionsDebits}, AccountIDs: []string{"1"}}
+	withPAN := &Consent{Permissions: []Permission{ReadAccountsDetail, ReadPAN}, AccountIDs: []string{"1"}}
+	credits := &Consent{Permissions: []Permission{ReadAccountsBasic, ReadTransactionsDetail, ReadTransactionsCredits}, AccountIDs: []string{"1"}}
+	debits := &Consent{Permissions: []Permission{ReadAccountsBasic, ReadTransactionsDetail, ReadTransactionsDebits}, AccountIDs: []string{"1"}}
+	windowed := &Consent{Permissions: []Permission{ReadAccountsBasic, ReadTransactionsDetail, ReadTransactionsCredits, ReadTransactionsDebits}, AccountIDs: []string{"1"},
+		TransactionFrom: from, TransactionTo: to}
+	acc := Endpoint{Resource: Accounts, List: true}
+	txn := Endpoint{Resource: Transactions, List: true}
+	const pan = `{"SchemeName":"UK.OBIE.PAN","Identification":"5409050000001234"}`
+	for _, tc := range []struct {
+		name string
+		c    *Consent
+		ep   Endpoint
+		in   string
+		out  string
+		err  error
+	}{
+		{"other accounts dropped", basic, acc, `{"Data":{"Account":[{"AccountId":"1"},{"AccountId":"3"},{"AccountId":"2"}]}}`,
+			`{"Data":{"Account":[{"AccountId":"1"},{"AccountId":"2"}]}}`, nil},
+		{"bytes kept as they came", basic, acc, `{"Data":{"Account":[ {"AccountId" : "1", "n":1.50e0} ]},"Links":{"Self":"x"},"Meta":{"TotalPages":1}}`,
+			`{"Data":{"Account":[{"AccountId" : "1", "n":1.50e0}]},"Links":{"Self":"x"},"Meta":{"TotalPages":1}}`, nil},
+		{"empty Data", basic, acc, `{"Data":{}}`, `{"Data":{}}`, nil},
+		{"no AccountId dropped", basic, acc, `{"Data":{"Account":[{"Nickname":"x"},{"AccountId":"1"}]}}`, `{"Data":{"Account":[{"AccountId":"1"}]}}`, nil},
+		{"non-string AccountId dropped", basic, acc, `{"Data":{"Account":[{"AccountId":1},{"AccountId":["1"]},{"AccountId":null}]}}`, `{"Data":{"Account":[]}}`, nil},
+		{"escaped AccountId read as text", basic, acc, `{"Data":{"Account":[{"AccountId":"\u0031"},{"Account\u0049d":"3"}]}}`, `{"Data":{"Account":[{"AccountId":"\u0031"}]}}`, nil},
+		{"duplicate AccountId", basic, acc, `{"Data":{"Account":[{"AccountId":"1","AccountId":"3"}]}}`, "", nil},
+		{"duplicate AccountId, escaped", basic, acc, `{"Data":{"Account":[{"AccountId":"1","Account\u0049d":"3"}]}}`, "", nil},
+		{"duplicate deep in an item", basic, acc, `{"Data":{"Account":[{"AccountId":"1","x":{"a":1,"a":2}}]}}`, "", nil},
+		{"duplicate Data", basic, acc, `{"Data":{"Account":[]},"Data":{"Account":[{"AccountId":"3"}]}}`, "", nil},
+		{"lowercase data", basic, acc, `{"data":{"Account":[{"AccountId":"3"}]}}`, "", ErrShape},
+		{"no Data", basic, acc, `{"Links":{"Self":"x"}}`, "", ErrShape},
+		{"unknown top member", basic, acc, `{"Data":{},"Extra":[{"AccountId":"3"}]}`, "", ErrShape},
+		{"another list under Data", basic, acc, `{"Data":{"Transaction":[{"AccountId":"3"}]}}`, "", ErrShape},
+		{"object under Data holding a list", basic, acc, `{"Data":{"Account":{"Account":[{"AccountId":"3"}]}}}`, "", ErrShape},
+		{"list in a list", basic, acc, `{"Data":{"Account":[[{"AccountId":"3"}]]}}`, "", ErrShape},
+		{"scalar item", basic, acc, `{"Data":{"Account":["3"]}}`, "", ErrShape},
+		{"Data not an object", basic, acc, `{"Data":[{"AccountId":"3"}]}`, "", ErrShape},
+		{"account data in Meta", basic, acc, `{"Data":{},"Meta":{"Account":[{"AccountId":"3"}]}}`, "", ErrShape},
+		{"Links not strings", basic, acc, `{"Data":{},"Links":{"Self":{"AccountId":"3"}}}`, "", ErrShape},
+		{"not an object", basic, acc, `[{"AccountId":"3"}]`, "", ErrShape},
+		{"two bodies", basic, acc, `{"Data":{}} {"Data":{"Account":[{"AccountId":"3"}]}}`, "", nil},
+		{"cut short", basic, acc, `{"Data":{"Account":[{"AccountId":"1"}`, "", nil},
+		{"invalid UTF-8", basic, acc, "{\"Data\":{\"Account\":[{\"AccountId\":\"1\",\"n\":\"\xff\"}]}}", "", nil},
+		{"statement file has no JSON", basic, Endpoint{Resource: StatementFile}, `{"Data":{"File":[]}}`, "", ErrShape},
+		{"Detail fields hidden from Basic", basic, acc,
+			`{"Data":{"Account":[{"AccountId":"1","Account":[` + pan + `],"Servicer":{},"Nickname":"a"}]}}`,
+			`{"Data":{"Account":[{"AccountId":"1","Nickname":"a"}]}}`, nil},
+		{"Detail field with escaped name hidden", basic, txn,
+			`{"Data":{"Transaction":[{"AccountId":"1","Transaction\u0049nformation":"secret"}]}}`,
+			`{"Data":{"Transaction":[{"AccountId":"1"}]}}`, nil},
+		{"PAN masked", detail, acc, `{"Data":{"Account":[{"AccountId":"1","Account":[` + pan + `]}]}}`,
+			`{"Data":{"Account":[{"AccountId":"1","Account":[{"SchemeName":"UK.OBIE.PAN","Identification":"************1234"}]}]}}`, nil},
+		{"PAN masked in a counterparty", detail, txn,
+			`{"Data":{"Transaction":[{"AccountId":"1","CreditDebitIndicator":"Debit","DebtorAccount":{"Identification":"5409050000005678","SchemeName":"UK.OBIE.PAN"},"CreditorAccount":{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"80200110203345"}}]}}`,
+			`{"Data":{"Transaction":[{"AccountId":"1","CreditDebitIndicator":"Debit","DebtorAccount":{"Identification":"************5678","SchemeName":"UK.OBIE.PAN"},"CreditorAccount":{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"80200110203345"}}]}}`, nil},
+		{"PAN masked, escaped scheme and odd forms", detail, acc,
+			`{"Data":{"Account":[{"AccountId":"1","Account":[{"SchemeName":"UK.OBIE.\u0050AN","Identification":"5409050000001234"},{"SchemeName":7,"Identification":5409050000001234},{"SchemeName":"pan","Identification":"12"}]}]}}`,
+			`{"Data":{"Account":[{"AccountId":"1","Account":[{"SchemeName":"UK.OBIE.\u0050AN","Identification":"************1234"},{"SchemeName":7,"Identification":"****"},{"SchemeName":"pan","Identification":"**"}]}]}}`, nil},
+		{"PAN in an item nested too deep to walk", detail, acc,
+			`{"Data":{"Account":[{"AccountId":"1","x":` + strings.Repeat("[", 40) + pan + strings.Repeat("]", 40) + `}]}}`, "", ErrShape},
+		{"PAN nested as deep as the walk goes", detail, acc,
+			`{"Data":{"Account":[{"AccountId":"1","x":` + strings.Repeat("[", 30) + pan + strings.Repeat("]", 30) + `}]}}`,
+			`{"Data":{"Account":[{"AccountId":"1","x":` + strings.Repeat("[", 30) + `{"SchemeName":"UK.OBIE.PAN","Identification":"************1234"}` + strings.Repeat("]", 30) + `}]}}`, nil},
+		{"PAN shown with ReadPAN", withPAN, acc, `{"Data":{"Account":[{"AccountId":"1","Account":[` + pan + `]}]}}`,
+			`{"Data":{"Account":[{"AccountId":"1","Account":[` + pan + `]}]}}`, nil},
+		{"credits only", credits, txn,
+			`{"Data":{"Transaction":[{"AccountId":"1","CreditDebitIndicator":"Credit"},{"AccountId":"1","CreditDebitIndicator":"Debit"},{"AccountId":"1"},{"AccountId":"1","CreditDebitIndicator":"credit"},{"AccountId":"1","CreditDebitIndicator":null}]}}`,
+			`{"Data":{"Transaction":[{"AccountId":"1","CreditDebitIndicator":"Credit"}]}}`, nil},
+		{"debits only", debits, txn,
+			`{"Data":{"Transaction":[{"AccountId":"1","CreditDebitIndicator":"Credit"},{"AccountId":"1","CreditDebitIndicator":"Debit"},{"AccountId":"1"}]}}`,
+			`{"Data":{"Transaction":[{"AccountId":"1","CreditDebitIndicator":"Debit"}]}}`, nil},
+		{"both directions", detail, txn,
+			`{"Data":{"Transaction":[{"AccountId":"1","CreditDebitIndicator":"Credit"},{"AccountId":"1"}]}}`,
+			`{"Data":{"Transaction":[{"AccountId":"1","CreditDebitIndicator":"Credit"},{"AccountId":"1"}]}}`, nil},
+		{"window", windowed, txn,
+			`{"Data":{"Transaction":[{"AccountId":"1","BookingDateTime":"2026-10-05T00:00:00+00:00"},{"AccountId":"1","BookingDateTime":"2026-11-05T00:00:00+00:00"},` +
+				`{"AccountId":"1"},{"AccountId":"1","BookingDateTime":null},{"AccountId":"1","BookingDateTime":"5 Oct 2026"},{"AccountId":"1","BookingDateTime":20261005}]}}`,
+			`{"Data":{"Transaction":[{"AccountId":"1","BookingDateTime":"2026-10-05T00:00:00+00:00"}]}}`, nil},
+		{"no window, undated kept", detail, txn, `{"Data":{"Transaction":[{"AccountId":"1"}]}}`, `{"Data":{"Transaction":[{"AccountId":"1"}]}}`, nil},
+		{"party object", basic, Endpoint{Resource: PartyPSU}, `{"Data":{"Party":{"PartyId":"p","Name":"A"}}}`, `{"Data":{"Party":{"PartyId":"p","Name":"A"}}}`, nil},
+		{"party list", basic, Endpoint{Resource: Parties, AccountID: "1", List: true}, `{"Data":{"Party":[{"PartyId":"p"},{"PartyId":"q","AccountId":"3"}]}}`,
+			`{"Data":{"Party":[{"PartyId":"p"}]}}`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := tc.c.Filter([]byte(tc.in), tc.ep)
+			switch {
+			case tc.out == "" && err == nil:
+				t.Fatalf("passed: %s", out)
+			case tc.out == "" && tc.err != nil && !errors.Is(err, tc.err):
+				t.Fatalf("error %v, want %v", err, tc.err)
+			case tc.out != "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.out != "" && string(out) != tc.out:
+				t.Fatalf("got  %s\nwant %s", out, tc.out)
+			}
+		})
+	}
+}
+
+// TestFilterCaps: a value or an answer over its cap is refused, whatever its shape —
+// one long string, a long Meta, deep whitespace — and one just under passes.
+func TestFilterCaps(t *testing.T) {
+	c := &Consent{Permissions: []Permission{ReadAccountsDetail}, AccountIDs: []string{"1"}}
+	ep := Endpoint{Resource: Accounts, List: true}
+	lim := Limits{MaxValue: 1000, MaxBody: 5000}
+	item := func(n int) string { return `{"AccountId":"1","x":"` + strings.Repeat("a", n) + `"}` }
+	for _, tc := range []struct {
+		name string
+		in   string
+		err  error
+	}{
+		{"item under the cap", `{"Data":{"Account":[` + item(900) + `]}}`, nil},
+		{"item over the cap", `{"Data":{"Account":[` + item(1000) + `]}}`, ErrValueTooLarge},
+		{"dropped item over the cap", `{"Data":{"Account":[{"AccountId":"3","x":"` + strings.Repeat("a", 2000) + `"}]}}`, ErrValueTooLarge},
+		{"Meta over the cap", `{"Data":{},"Meta":{"TotalPages":1` + strings.Repeat(" ", 2000) + `}}`, ErrValueTooLarge},
+		{"a name over the cap", `{"Data":{"` + strings.Repeat("A", 2000) + `":[]}}`, ErrValueTooLarge},
+		{"whitespace over the cap", `{"Data":` + strings.Repeat(" ", 2000) + `{}}`, ErrValueTooLarge},
+		{"answer over the cap", `{"Data":{"Account":[` + strings.Repeat(item(500)+",", 9) + item(500) + `]}}`, ErrBodyTooLarge},
+		{"answer of dropped items over the cap", `{"Data":{"Account":[` + strings.Repeat(`{"AccountId":"3"},`, 300) + `{"AccountId":"3"}]}}`, ErrBodyTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			err := c.FilterStream(&out, strings.NewReader(tc.in), ep, lim)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+		})
 	}
 }
 

@@ -81,8 +81,8 @@ func (p *Provider) backchannel(w http.ResponseWriter, r *http.Request) (*Backcha
 	return resp, id, err
 }
 
-// start stores the request, its device link and the consent's claim in one transaction,
-// then notifies the user's device.
+// start stores the request, its device link, the consent's claim and the user's pending
+// slot in one transaction, then notifies the user's device.
 func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 	authReqID, err := token.New()
 	if err != nil {
@@ -113,6 +113,9 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 		if err := ciba.ClaimConsent(t, req.ConsentID, key, now, req.ExpiresAt); err != nil {
 			return err
 		}
+		if err := p.holdPendingSlot(t, req, key, now); err != nil {
+			return err
+		}
 		if err := ciba.Save(t, key, req); err != nil {
 			return err
 		}
@@ -122,6 +125,9 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 	})
 	if errors.Is(err, ciba.ErrConsentBusy) {
 		return nil, oauth.InvalidRequest("the consent already has a pending backchannel request")
+	}
+	if errors.Is(err, errTooManyPending) {
+		return nil, oauth.InvalidRequest("too many pending backchannel requests for this user; try again after one is decided or expires")
 	}
 	if err != nil {
 		return nil, oauth.ServerError("the request could not be stored")

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/oauth"
+	"github.com/caddyciba/gateway/internal/users"
 )
 
 // authParamNames are the authentication request parameters of CIBA Core §7.1 (and the
@@ -111,11 +112,8 @@ func (p *Provider) checkAuthRequest(client *clients.Authenticated, params *ciba.
 		return nil, err
 	}
 	if c.UserCode {
-		switch {
-		case params.UserCode == "":
-			return nil, oauth.MissingUserCode()
-		case !user.CheckPassword(params.UserCode):
-			return nil, oauth.InvalidUserCode()
+		if err := p.checkUserCode(user, params.UserCode); err != nil {
+			return nil, err
 		}
 	}
 	cons, err := p.awaitingConsent(c.ID, params.ConsentID)
@@ -126,6 +124,26 @@ func (p *Provider) checkAuthRequest(client *clients.Authenticated, params *ciba.
 		client: client, user: user, consent: cons, params: params,
 		scope: strings.Join(scopes, " "), acr: pickACR(params.ACRValues), ttl: ttl,
 	}, nil
+}
+
+// checkUserCode checks the user code, the user's password, under the same lockout as the
+// approval page. A locked user hears the same answer as a wrong code, right code or not:
+// the endpoint tells a guesser nothing, whether the guess was right or the user locked.
+func (p *Provider) checkUserCode(u *users.User, code string) error {
+	if code == "" {
+		return oauth.MissingUserCode()
+	}
+	v, err := p.Lockout.Check(p.Store, u, code, p.Now())
+	var locked *users.LockedError
+	switch {
+	case errors.As(err, &locked):
+		return oauth.InvalidUserCode()
+	case err != nil:
+		return oauth.ServerError("the user code could not be checked")
+	case !v.OK:
+		return oauth.InvalidUserCode()
+	}
+	return nil
 }
 
 // awaitingConsent is the client's own consent, still awaiting authorisation.

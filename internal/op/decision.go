@@ -1,6 +1,7 @@
 package op
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
+	"github.com/caddyciba/gateway/internal/users"
 )
 
 // Decision is the user's answer on the authentication device.
@@ -125,29 +127,31 @@ func countDecision(req *ciba.Request, approved, minted bool) {
 }
 
 // checkPassword asks an approval through the page token for the user's password, when
-// the user has one; bcrypt runs outside any transaction. The bank's app (the app token)
-// authenticates the user itself.
+// the user has one, under the user's lockout; bcrypt runs outside any transaction. The
+// bank's app (the app token) authenticates the user itself.
 func (p *Provider) checkPassword(deviceID, deviceToken, password string, now time.Time) error {
 	o, u, err := p.openForUser(deviceID, deviceToken, now)
 	if err != nil || o.Holder == ciba.App || u.PasswordHash == "" {
 		return err
 	}
-	until, err := p.Lockout.LockedUntil(p.Store, u.Subject, now)
+	if password == "" {
+		until, err := p.Lockout.LockedUntil(p.Store, u.Subject, now)
+		if err == nil && !until.IsZero() {
+			return &PasswordLockedError{Until: until}
+		}
+		return cmp.Or(err, ErrPasswordNeeded)
+	}
+	v, err := p.Lockout.Check(p.Store, u, password, now)
+	var locked *users.LockedError
 	switch {
+	case errors.As(err, &locked):
+		return &PasswordLockedError{Until: locked.Until}
 	case err != nil:
 		return err
-	case !until.IsZero():
-		return &PasswordLockedError{Until: until}
-	case password == "":
-		return ErrPasswordNeeded
-	case u.CheckPassword(password):
-		return p.Lockout.Clear(p.Store, u.Subject)
+	case !v.OK:
+		return &WrongPasswordError{Left: v.Left}
 	}
-	left, err := p.Lockout.Fail(p.Store, u.Subject, now)
-	if err != nil {
-		return err
-	}
-	return &WrongPasswordError{Left: left}
+	return nil
 }
 
 // checkChoice: the user is still enabled and the accounts are theirs (how many, and

@@ -1,13 +1,11 @@
 package op
 
 import (
-	"errors"
 	"io"
 	"net/http"
 
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/obie"
-	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 )
 
@@ -51,8 +49,9 @@ func forbidden(message, code, detail, path string) *Refusal {
 
 // Admit decides a request to the account APIs: an endpoint of the table and one of its
 // methods, without a body; a live CIBA token from the Authorization header, over its bound
-// certificate; its consent Authorised and unexpired; the endpoint covered by the consent's
-// permissions; an AccountId in the path one the user selected.
+// certificate; its whole grant holding (checkGrant: client, user, refresh token, consent
+// Authorised and unexpired); the endpoint covered by the consent's permissions; an
+// AccountId in the path one the user selected.
 func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 	ep, refusal := endpointOf(r)
 	if refusal != nil {
@@ -71,16 +70,14 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 		return nil, forbidden("The token cannot read accounts", obie.CodeHeaderInvalid,
 			"a token issued by the CIBA grant is required", "Authorization")
 	}
-	c, err := p.consentRecords.Get(p.Store, consent.StoreKey(rec.ConsentID))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Expired(now)) {
-		// A deleted or expired consent ends its tokens (UK OB: 401).
+	c, verdict := p.checkGrant(p.Store, accessGrant(rec), now)
+	switch verdict {
+	case grantOver:
 		return nil, refuseToken
-	}
-	if err != nil {
+	case grantUnreadable:
 		return nil, &Refusal{status: http.StatusInternalServerError, message: "Unexpected error",
-			item: obie.Item{ErrorCode: obie.CodeUnexpectedError, Message: "the consent could not be read"}}
-	}
-	if c.Status != consent.Authorised || c.ClientID != rec.ClientID {
+			item: obie.Item{ErrorCode: obie.CodeUnexpectedError, Message: "the grant could not be read"}}
+	case grantNotAuthorised:
 		return nil, forbidden("The consent is not authorised", obie.CodeInvalidConsent,
 			"consent status is "+string(c.StatusAt(now)), "ConsentId")
 	}

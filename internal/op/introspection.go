@@ -2,6 +2,7 @@ package op
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/caddyciba/gateway/internal/token"
 )
@@ -9,7 +10,8 @@ import (
 // PathIntrospection is the RFC 7662 endpoint.
 const PathIntrospection = "/introspect"
 
-// Introspection is the RFC 7662 answer. A token of another client is reported inactive:
+// Introspection is the RFC 7662 answer. A token is active only while the gate would take
+// it: its whole grant holds (checkGrant). A token of another client is reported inactive:
 // a client learns nothing of tokens that are not its own.
 type Introspection struct {
 	Active    bool              `json:"active"`
@@ -39,11 +41,12 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) (*Introspe
 	if err != nil {
 		return nil, err
 	}
-	rec, err := token.LookupAccess(p.Store, tok, p.Now())
+	now := p.Now()
+	rec, err := token.LookupAccess(p.Store, tok, now)
 	if err != nil {
-		return p.introspectRefresh(tok, client.Client.ID), nil
+		return p.introspectRefresh(tok, client.Client.ID, now), nil
 	}
-	if rec.ClientID != client.Client.ID {
+	if rec.ClientID != client.Client.ID || !p.accessActive(rec, now) {
 		return &Introspection{Active: false}, nil
 	}
 	out := &Introspection{
@@ -56,11 +59,25 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) (*Introspe
 	return out, nil
 }
 
+// accessActive is what the gate would decide of the token's grant (RFC 7662 §2.2: active
+// only while the token may be used): a user's token while checkGrant holds, a client's
+// own token while the client is registered.
+func (p *Provider) accessActive(a *token.Access, now time.Time) bool {
+	if a.Grant == token.ClientCredentials {
+		return p.Clients.Lookup(a.ClientID) != nil
+	}
+	_, verdict := p.checkGrant(p.Store, accessGrant(a), now)
+	return verdict == grantHolds
+}
+
 // introspectRefresh answers for a refresh token (RFC 7662 §2.1: the server may introspect
 // any token it issued); it has no token_type, which names access-token types.
-func (p *Provider) introspectRefresh(tok, clientID string) *Introspection {
-	rec, err := token.LookupRefresh(p.Store, tok, p.Now())
+func (p *Provider) introspectRefresh(tok, clientID string, now time.Time) *Introspection {
+	rec, err := token.LookupRefresh(p.Store, tok, now)
 	if err != nil || rec.ClientID != clientID {
+		return &Introspection{Active: false}
+	}
+	if _, verdict := p.checkGrant(p.Store, refreshGrantOf(token.RefreshKey(tok), rec), now); verdict != grantHolds {
 		return &Introspection{Active: false}
 	}
 	out := &Introspection{Active: true, Scope: rec.Scope, ClientID: rec.ClientID, Subject: rec.Subject,

@@ -29,6 +29,8 @@ type userGrant struct {
 	authTime   time.Time
 	// until is the consent's expiry (zero: none); no token outlives it.
 	until time.Time
+	// refreshKey is the store key of the refresh token an access token is issued under.
+	refreshKey string
 }
 
 // idTokenExtras are the claims of a pushed ID token (CIBA Core §10.3.1).
@@ -44,29 +46,37 @@ func (p *Provider) issue(t store.Txn, g *userGrant, now time.Time, mintRefresh b
 	if !g.until.IsZero() {
 		ttl = min(ttl, g.until.Sub(now))
 	}
-	at, err := token.MintAccess(t, &token.Access{
-		ClientID: g.clientID, Grant: token.CIBA, Scope: g.scope, Subject: g.subject, ConsentID: g.consentID,
-		CertThumbprint: g.thumbprint, IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
-	}, ttl)
-	if err != nil {
-		return nil, nil, err
-	}
-	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: g.scope, consentID: g.consentID}
-	minted := []string{token.AccessKey(at)}
+	// The refresh token comes first: the access token records it, so that revoking the
+	// refresh token ends the access tokens of its grant.
+	var rt string
+	refreshKey := g.refreshKey
 	if mintRefresh {
 		rttl := p.RefreshTokenTTL
 		if !g.until.IsZero() {
 			rttl = min(rttl, g.until.Sub(now))
 		}
-		rt, err := token.MintRefresh(t, &token.Refresh{
+		var err error
+		rt, err = token.MintRefresh(t, &token.Refresh{
 			ClientID: g.clientID, Subject: g.subject, ConsentID: g.consentID, Scope: g.scope,
 			CertThumbprint: g.thumbprint, AuthTime: g.authTime.Unix(), ACR: g.acr, ExpiresAt: now.Add(rttl).Unix(),
 		}, rttl)
 		if err != nil {
 			return nil, nil, err
 		}
+		refreshKey = token.RefreshKey(rt)
+	}
+	at, err := token.MintAccess(t, &token.Access{
+		ClientID: g.clientID, Grant: token.CIBA, Scope: g.scope, Subject: g.subject, ConsentID: g.consentID,
+		CertThumbprint: g.thumbprint, Refresh: refreshKey, IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
+	}, ttl)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: g.scope, consentID: g.consentID}
+	minted := []string{token.AccessKey(at)}
+	if rt != "" {
 		resp.RefreshToken = rt
-		minted = append(minted, token.RefreshKey(rt))
+		minted = append(minted, refreshKey)
 	}
 	if slices.Contains(strings.Fields(g.scope), "openid") {
 		idt, err := p.idToken(g, now, resp, push)

@@ -42,8 +42,12 @@ type Config struct {
 	AuthReqTTL, MaxAuthReqTTL, PollInterval time.Duration
 	// BindingMessage is the pattern a binding_message must match in full.
 	BindingMessage *regexp.Regexp
-	// Lockout bounds wrong passwords on the approval page.
+	// Lockout bounds password guesses wherever a user's password is checked: the
+	// approval page and user_code at /bc-authorize.
 	Lockout users.Lockout
+	// MaxPendingPerUser caps a user's live backchannel requests, across clients and
+	// instances; one client may hold half of them, rounded up. Default 5.
+	MaxPendingPerUser int
 	// MaxDeliveries is the size of the pool that makes notification attempts; deliveries
 	// beyond it wait in the store. Default DefaultMaxDeliveries.
 	MaxDeliveries int
@@ -75,6 +79,7 @@ type Provider struct {
 
 	// The gate's records, decoded once per stored version.
 	accessRecords  *store.Decoded[token.Access]
+	refreshRecords *store.Decoded[token.Refresh]
 	consentRecords *store.Decoded[consent.Consent]
 
 	// background is where the delivery workers run; Close cancels it and waits. What
@@ -97,6 +102,9 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	if cfg.BindingMessage == nil {
 		cfg.BindingMessage = DefaultBindingMessage
 	}
+	if cfg.MaxPendingPerUser <= 0 {
+		cfg.MaxPendingPerUser = DefaultMaxPendingPerUser
+	}
 	if cfg.Lockout.Attempts <= 0 {
 		cfg.Lockout.Attempts = users.DefaultLockoutAttempts
 	}
@@ -106,6 +114,7 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	p.Users = users.Empty()
 	p.accessRecords = store.NewDecoded(gateCacheSize, token.DecodeAccess)
+	p.refreshRecords = store.NewDecoded(gateCacheSize, token.DecodeRefresh)
 	p.consentRecords = store.NewDecoded(gateCacheSize, consent.Decode)
 	p.callback = notifier.NewCallback()
 	p.limits = &ratelimit.Limiter{Store: s, Prefix: rateLimitPrefix}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/oauth"
 	"github.com/caddyciba/gateway/internal/store"
@@ -51,18 +50,17 @@ func (p *Provider) refresh(t store.Txn, rt string, c *clients.Authenticated, for
 		}
 		scope = strings.Join(strings.Fields(s), " ")
 	}
-	cons, err := consent.Read(t, rec.ConsentID)
-	usable := err == nil && cons.Usable(now) && cons.ClientID == rec.ClientID
-	if u := p.Users.BySubject(rec.Subject); !usable || u == nil || u.Disabled {
-		if err != nil && !errors.Is(err, consent.ErrNotFound) {
-			return nil, nil, err
-		}
+	cons, verdict := p.checkGrant(t, refreshGrantOf(token.RefreshKey(rt), rec), now)
+	switch verdict {
+	case grantUnreadable:
+		return nil, nil, errors.New("the grant could not be read")
+	case grantOver, grantNotAuthorised:
 		// The grant is over for good: drop the refresh token with the answer.
-		return nil, oauth.InvalidGrant("the consent behind the refresh token is no longer authorised"), token.RevokeRefresh(t, rt)
+		return nil, oauth.InvalidGrant("the grant behind the refresh token is no longer authorised"), token.RevokeRefresh(t, rt)
 	}
 	g := &userGrant{
 		clientID: rec.ClientID, subject: rec.Subject, consentID: rec.ConsentID, scope: scope, acr: rec.ACR,
-		thumbprint: rec.CertThumbprint, authTime: time.Unix(rec.AuthTime, 0),
+		thumbprint: rec.CertThumbprint, authTime: time.Unix(rec.AuthTime, 0), refreshKey: token.RefreshKey(rt),
 	}
 	if g.thumbprint == "" {
 		g.thumbprint = c.CertThumbprint

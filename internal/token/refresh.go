@@ -1,6 +1,7 @@
 package token
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/store"
@@ -33,7 +34,20 @@ func LookupRefresh(r store.Reader, tok string, now time.Time) (*Refresh, error) 
 	if err := lookup(r, refreshKind, tok, &rec); err != nil {
 		return nil, err
 	}
-	if now.Unix() >= rec.ExpiresAt {
+	if !rec.Live(now) {
+		return nil, ErrInvalid
+	}
+	return &rec, nil
+}
+
+// Live tells whether the refresh token has not expired at now.
+func (rec *Refresh) Live(now time.Time) bool { return now.Unix() < rec.ExpiresAt }
+
+// DecodeRefresh reads a stored refresh token record, for readers that cache its decoding
+// (store.Decoded at RefreshKey); they check Live themselves.
+func DecodeRefresh(buf []byte) (*Refresh, error) {
+	var rec Refresh
+	if err := json.Unmarshal(buf, &rec); err != nil {
 		return nil, ErrInvalid
 	}
 	return &rec, nil
