@@ -441,3 +441,54 @@ func TestPasswordLockoutAcrossInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingCapAcrossInstances: concurrent bc-authorize requests for one user, spread over
+// two instances, are held to one cap (max_pending_per_user 4: one client holds at most 2).
+func TestPendingCapAcrossInstances(t *testing.T) {
+	phone, err := flow.StartPhone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer phone.Close()
+	in := startInstances(t, 2, phone.URL, "max_pending_per_user 4")
+	cc, err := in[0].tpp.ClientCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tries = 20
+	consents := make([]string, tries)
+	for i := range consents {
+		if consents[i], err = in[i%2].tpp.Consent(cc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		accepted int
+		refused  []string
+	)
+	for i, id := range consents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := in[i%2].tpp.Backchannel("user-3", id)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				accepted++
+			} else {
+				refused = append(refused, err.Error())
+			}
+		}()
+	}
+	wg.Wait()
+	if accepted != 2 {
+		t.Fatalf("%d of %d concurrent requests accepted across two instances, want 2 (the client's share of 4)", accepted, tries)
+	}
+	for _, r := range refused {
+		if !strings.Contains(r, "400") || !strings.Contains(r, "invalid_request") {
+			t.Fatalf("a request over the cap answered %s, want 400 invalid_request", r)
+		}
+	}
+}
