@@ -1,13 +1,18 @@
 package ratelimit
 
 import (
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/testpg"
 )
+
+// The PostgreSQL server starts only for the tests that ask for a DSN.
+func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
 
 func TestParse(t *testing.T) {
 	for _, tc := range []struct {
@@ -99,7 +104,26 @@ func TestBucket(t *testing.T) {
 // the burst together.
 func TestBucketShared(t *testing.T) {
 	s := openStore(t)
-	a, b := &Limiter{Store: s, Prefix: "rl/"}, &Limiter{Store: s, Prefix: "rl/"}
+	bucketShared(t, s, s)
+}
+
+// TestBucketSharedPostgres: the same with two instances on one PostgreSQL database, each
+// with its own connection pool.
+func TestBucketSharedPostgres(t *testing.T) {
+	dsn := testpg.DSN(t)
+	open := func() store.Store {
+		p, err := store.OpenPostgres(dsn, store.PostgresOptions{MaxConns: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		return p
+	}
+	bucketShared(t, open(), open())
+}
+
+func bucketShared(t *testing.T, sa, sb store.Store) {
+	a, b := &Limiter{Store: sa, Prefix: "rl/"}, &Limiter{Store: sb, Prefix: "rl/"}
 	r := Rate{Events: 1, Per: time.Minute, Burst: 10}
 	now := time.Now()
 	var allowed atomic.Int64
