@@ -124,3 +124,46 @@ func TestTokenRateLimit(t *testing.T) {
 	}
 	limited(cc())
 }
+
+// TestRefreshRateLimit: the refresh_token grant draws from the client's bucket; the CIBA
+// grant's poll that fetched the tokens did not.
+func TestRefreshRateLimit(t *testing.T) {
+	hook := cibaGateway(t, `client tpp-limited {
+			auth       client_secret_basic
+			secret     limited-secret
+			scopes     openid accounts
+			rate_limit 20/m burst 3
+		}`)
+	const id, secret = "tpp-limited", "limited-secret"
+	consentID := newConsent(t, id, secret) // 1
+	ack := bcBasic(t, id, secret, "scope", "openid accounts", "login_hint", "alice@example.com", "openbanking_intent_id", consentID)
+	if ack.status != http.StatusOK { // 2
+		t.Fatalf("bc-authorize: %d %s", ack.status, ack.raw)
+	}
+	approve(t, notification(t, hook))
+	tokens := pollBasic(t, id, secret, ack.str("auth_req_id")) // not counted
+	if tokens.status != http.StatusOK || tokens.str("refresh_token") == "" {
+		t.Fatalf("tokens: %d %s", tokens.status, tokens.raw)
+	}
+	refresh := func(rt string) response {
+		return postForm(t, client(nil), httpBase+"/token", formOf("grant_type", "refresh_token", "refresh_token", rt), id, secret)
+	}
+	r := refresh(tokens.str("refresh_token")) // 3
+	if r.status != http.StatusOK {
+		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	}
+	rt := r.str("refresh_token")
+	if rt == "" {
+		rt = tokens.str("refresh_token")
+	}
+	limited := refresh(rt)
+	errorOnly(t, limited, http.StatusTooManyRequests, "invalid_request")
+	after, err := strconv.Atoi(limited.header.Get("Retry-After"))
+	if err != nil || after < 1 || after > 3 {
+		t.Fatalf("Retry-After %q", limited.header.Get("Retry-After"))
+	}
+	time.Sleep(time.Duration(after) * time.Second)
+	if r := refresh(rt); r.status != http.StatusOK {
+		t.Fatalf("refresh after Retry-After: %d %s", r.status, r.raw)
+	}
+}
