@@ -122,10 +122,12 @@ func TestDeliveryPoolBounded(t *testing.T) {
 	runtime.GC()
 	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
 	// Per attempt in flight: the pool's worker, the client connection's two loops and the
-	// black hole's reader; then the dispatcher, this test's sampler, and the store's scan
-	// prefetching (Badger: up to 64 short-lived goroutines under the one scan running).
-	limitG := baseG + 4*workers + 2 + 64 + 8
-	limitFD := baseFD + 2*workers + 8
+	// black hole's reader; then the dispatcher, this test's sampler, and the store's own
+	// short-lived goroutines (Badger: up to 64 prefetching under the one scan running,
+	// and its flushes). Unbounded, 1,000 pending would be thousands.
+	limitG := baseG + 4*workers + 2 + 128
+	// Both ends of each connection, and files the store may open (a flushed table).
+	limitFD := baseFD + 2*workers + 16
 	const window = 5 * time.Second
 	start := time.Now()
 	expires := start.Add(window)
