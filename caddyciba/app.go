@@ -5,11 +5,11 @@ package caddyciba
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"time"
 
@@ -37,6 +37,8 @@ const (
 	defaultRefreshTTL     = 90 * 24 * time.Hour
 	defaultKeyPublishLead = 10 * time.Minute
 	defaultSigningAlg     = "PS256"
+	// maxDeliveriesCap bounds the delivery pool a config can ask for.
+	maxDeliveriesCap = 1024
 )
 
 // App is the `ciba` app: the OpenID Provider for CIBA in front of a bank's account APIs.
@@ -48,8 +50,10 @@ type App struct {
 	// MTLSBase is the base URL of the same endpoints on a listener that asks for client
 	// certificates; discovery advertises it as mtls_endpoint_aliases. Default: none.
 	MTLSBase string `json:"mtls_base,omitempty"`
-	// Storage is the directory of the Badger database. Default: <caddy data dir>/ciba.
-	Storage string `json:"storage,omitempty"`
+	// StorageRaw is where the state is kept: a ciba.storage module, badger (the default,
+	// in <caddy data dir>/ciba) or postgres (several instances on one database). A string
+	// is taken as a Badger directory.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=ciba.storage inline_key=module"`
 	// SigningAlg is the algorithm of the gateway's signing key: PS256 (default), ES256 or
 	// EdDSA. The key is made on first start and kept in storage.
 	SigningAlg string `json:"signing_alg,omitempty"`
@@ -97,6 +101,10 @@ type App struct {
 	Clients []ClientConfig `json:"clients,omitempty"`
 	// Notifiers reach the user's authentication device, tried in order.
 	Notifiers []NotifierConfig `json:"notifiers,omitempty"`
+	// MaxDeliveries is how many notification attempts (device notifications, ping and
+	// push callbacks) run at once; the deliveries waiting beyond it stay in the store and
+	// outlive a reload or restart. Default 16, at most 1024.
+	MaxDeliveries int `json:"max_deliveries,omitempty"`
 
 	provider *op.Provider
 	users    *users.Live
@@ -165,7 +173,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	st, key, err := openStore(a.Storage)
+	st, key, err := a.openStorage(ctx)
 	if err != nil {
 		return err
 	}
@@ -187,6 +195,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		BindingMessage:    bindingMessage,
 		Lockout:           users.Lockout{Attempts: a.PasswordAttempts, Duration: time.Duration(a.PasswordLockout)},
 		MaxPendingPerUser: a.MaxPendingPerUser,
+		MaxDeliveries:     a.MaxDeliveries,
 	}, st, ring, reg)
 	a.provider.Users = a.users
 	a.provider.Channels = a.channels
@@ -202,9 +211,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 }
 
 func (a *App) setDefaults() {
-	if a.Storage == "" {
-		a.Storage = filepath.Join(caddy.AppDataDir(), "ciba")
-	}
 	if a.SigningAlg == "" {
 		a.SigningAlg = defaultSigningAlg
 	}
@@ -245,6 +251,9 @@ func (a *App) Validate() error {
 	if a.AuthReqTTL < 0 || a.MaxAuthReqTTL < 0 || a.PollInterval < 0 || a.AccessTokenTTL < 0 || a.RefreshTokenTTL < 0 ||
 		a.PasswordLockout < 0 || a.PasswordAttempts < 0 || a.MaxPendingPerUser < 0 || a.KeyRotation < 0 || a.KeyPublishLead < 0 {
 		return errors.New("ciba: durations and counts must be positive")
+	}
+	if a.MaxDeliveries < 0 || a.MaxDeliveries > maxDeliveriesCap {
+		return fmt.Errorf("ciba: max_deliveries must be between 1 and %d", maxDeliveriesCap)
 	}
 	if a.MaxAuthReqTTL != 0 && a.AuthReqTTL > a.MaxAuthReqTTL {
 		return errors.New("ciba: auth_req_ttl is longer than max_auth_req_ttl")
@@ -300,16 +309,24 @@ func loadCertPool(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// Start implements caddy.App; the handlers do the serving.
-func (a *App) Start() error { return nil }
+// Start implements caddy.App: the delivery workers start, and take over what an earlier
+// config left queued; the handlers do the serving.
+func (a *App) Start() error {
+	a.provider.StartDeliveries()
+	return nil
+}
 
 // Stop implements caddy.App.
 func (a *App) Stop() error { return nil }
 
-// Cleanup releases this config's hold on the shared store.
+// Cleanup stops this config's background work and releases its hold on the shared
+// store. Deliveries not made yet stay queued there for the next config.
 func (a *App) Cleanup() error {
 	if a.stopBackground != nil {
 		a.stopBackground()
+	}
+	if a.provider != nil {
+		a.provider.Close()
 	}
 	err := releaseStore(a.storeKey)
 	a.storeKey = ""

@@ -274,19 +274,28 @@ type consentLine struct {
 }
 
 func consentsCommand() *cobra.Command {
-	var dir, clientID, status string
+	var dir, dsn, clientID, status string
 	cmd := &cobra.Command{
-		Use:   "consents [--storage DIR] [--client ID] [--status STATUS]",
-		Short: "List the consents in a stopped gateway's storage, one JSON object a line",
-		Long: "Lists the consents in a stopped gateway's storage, one JSON object a line. The storage is\n" +
-			"opened read-only: the command changes nothing, and a directory without storage is an error.",
+		Use:   "consents [--storage DIR | --postgres DSN] [--client ID] [--status STATUS]",
+		Short: "List the consents in a stopped gateway's storage (or a PostgreSQL one's, running or not), one JSON object a line",
+		Long: "Lists the consents in a stopped gateway's storage (or a PostgreSQL one's, running or not), one\n" +
+			"JSON object a line. Badger storage is opened read-only: the command changes nothing there, and\n" +
+			"a directory without storage is an error.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := store.OpenBadgerReadOnly(dir)
-			switch {
-			case errors.Is(err, store.ErrNoStore):
-				return fmt.Errorf("%s holds no gateway storage: give --storage the directory of the ciba app's storage option", dir)
-			case err != nil:
-				return fmt.Errorf("open %s read-only (is the gateway still running?): %w", dir, err)
+			var s store.Store
+			var err error
+			if dsn != "" {
+				s, err = store.OpenPostgres(dsn, store.PostgresOptions{MaxConns: 2})
+			} else {
+				switch s, err = store.OpenBadgerReadOnly(dir); {
+				case errors.Is(err, store.ErrNoStore):
+					err = fmt.Errorf("%s holds no gateway storage: give --storage the directory of the ciba app's storage option", dir)
+				case err != nil:
+					err = fmt.Errorf("open %s read-only (is the gateway still running?): %w", dir, err)
+				}
+			}
+			if err != nil {
+				return err
 			}
 			defer s.Close()
 			enc := json.NewEncoder(cmd.OutOrStdout())
@@ -305,6 +314,7 @@ func consentsCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "storage", filepath.Join(caddy.AppDataDir(), "ciba"), "the gateway's storage directory")
+	f.StringVar(&dsn, "postgres", "", "the gateway's PostgreSQL database (a DSN), instead of --storage")
 	f.StringVar(&clientID, "client", "", "only this client's consents")
 	f.StringVar(&status, "status", "", "only consents in this status")
 	return cmd

@@ -3,6 +3,7 @@ package notifier
 import (
 	"context"
 	"log/slog"
+	"time"
 )
 
 // Log records that a request awaits the user. It never logs the device token; the device
@@ -33,4 +34,12 @@ func (l *Log) Notify(ctx context.Context, n *Notification) error {
 	return nil
 }
 
-var _ Channel = (*Log)(nil)
+// Attempt implements Attempter: logging does not fail.
+func (l *Log) Attempt(ctx context.Context, n *Notification) (bool, error) {
+	return false, l.Notify(ctx, n)
+}
+
+// Backoff implements Attempter; a log line is never retried.
+func (l *Log) Backoff(int) time.Duration { return time.Second }
+
+var _ Attempter = (*Log)(nil)
