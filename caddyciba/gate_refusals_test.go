@@ -84,7 +84,10 @@ func TestGateRefusals(t *testing.T) {
 	forbidden := func(msg, errCode, errMsg, path string) *obBody {
 		return &obBody{"403 Forbidden", msg, errCode, errMsg, path}
 	}
-	notAccount := forbidden("The account is not part of the consent", "UK.OBIE.Field.Invalid", "the user did not select this account for the consent", "AccountId")
+	// The same words whether the account exists or not: only the id the TPP sent is named.
+	notAccount := func(id string) *obBody {
+		return forbidden("The account is not part of the consent", "UK.OBIE.Field.Invalid", "AccountId "+id+" is not one the user selected for the consent", "AccountId")
+	}
 
 	for _, tc := range []struct {
 		name, method, path, auth, body string
@@ -121,8 +124,9 @@ func TestGateRefusals(t *testing.T) {
 			ob: forbidden("The consent is not authorised", "UK.OBIE.Resource.InvalidConsentStatus", "consent status is AwaitingAuthorisation: the customer has not authorised it yet", "ConsentId")},
 		{name: "permission missing", path: "/accounts/22289/transactions", auth: "Bearer " + good, status: 403,
 			ob: forbidden("Consent does not permit this resource", "UK.OBIE.Field.Invalid", "the consent holds none of the permissions ReadTransactionsBasic or ReadTransactionsDetail needs", "Data.Permissions")},
-		{name: "account of the user, not selected", path: "/accounts/31820", auth: "Bearer " + good, status: 403, ob: notAccount},
-		{name: "account that exists nowhere", path: "/accounts/99999", auth: "Bearer " + good, status: 403, ob: notAccount},
+		{name: "account of the user, not selected", path: "/accounts/31820", auth: "Bearer " + good, status: 403, ob: notAccount("31820")},
+		{name: "account of the user, not selected, sub-resource", path: "/accounts/31820/balances", auth: "Bearer " + good, status: 403, ob: notAccount("31820")},
+		{name: "account that exists nowhere", path: "/accounts/99999", auth: "Bearer " + good, status: 403, ob: notAccount("99999")},
 		{name: "not an endpoint", path: "/accounts/22289/secrets", auth: "Bearer " + good, status: 404,
 			ob: &obBody{"404 NotFound", "No such account information endpoint", "UK.OBIE.Resource.NotFound", "the path is not a v3.1 account information endpoint", ""}},
 		{name: "method", method: http.MethodPost, path: "/accounts/22289", auth: "Bearer " + good, status: 405, allow: "GET, HEAD",

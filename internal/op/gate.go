@@ -111,7 +111,7 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 	}
 	if ep.AccountID != "" && !c.HasAccount(ep.AccountID) {
 		return nil, forbidden("The account is not part of the consent", obie.CodeFieldInvalid,
-			"the user did not select this account for the consent", "AccountId")
+			"AccountId "+ep.AccountID+" is not one the user selected for the consent", "AccountId")
 	}
 	return &Admission{Token: rec, Consent: c, Endpoint: ep}, nil
 }
