@@ -43,13 +43,14 @@ var (
 	ErrShape         = errors.New("consent: the answer is not of the endpoint's shape")
 )
 
-// Filter is FilterStream on a body in memory, with the default limits.
+// Filter is AppendFilter to a new slice, with the default limits.
 func (c *Consent) Filter(body []byte, ep Endpoint) ([]byte, error) {
-	var out bytes.Buffer
-	if err := c.FilterStream(&out, bytes.NewReader(body), ep, Limits{}); err != nil {
+	// What is kept is rarely longer than the answer (a masked number may be).
+	out, err := c.AppendFilter(make([]byte, 0, len(body)), body, ep, Limits{})
+	if err != nil {
 		return nil, err
 	}
-	return out.Bytes(), nil
+	return out, nil
 }
 
 // listMembers names the member of Data that holds an endpoint's items. An endpoint
