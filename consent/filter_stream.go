@@ -87,8 +87,8 @@ type filter struct {
 	src  bytes.Buffer
 	size int64
 	mem  bool
-	dec jsontext.Decoder
-	out output
+	dec  jsontext.Decoder
+	out  output
 	// mark is where the value being read started; span the longest value read.
 	mark, span int64
 	first      bool // the next item is the first of its list
