@@ -61,11 +61,25 @@ var listMembers = map[Resource]string{
 	Products: "Product", Offers: "Offer", Parties: "Party", PartyPSU: "Party", ScheduledPayments: "ScheduledPayment",
 }
 
-// Links and Meta hold only the members of OB's Links and Meta, of the kind they have.
-var (
-	linkMembers = map[string]byte{"Self": '"', "First": '"', "Prev": '"', "Next": '"', "Last": '"'}
-	metaMembers = map[string]byte{"TotalPages": '0', "FirstAvailableDateTime": '"', "LastAvailableDateTime": '"'}
-)
+// Links and Meta hold only the members of OB's Links and Meta, of the kind they have
+// ('"' a string, '0' a number, 0 none).
+func linkMember(name string) byte {
+	switch name {
+	case "Self", "First", "Prev", "Next", "Last":
+		return '"'
+	}
+	return 0
+}
+
+func metaMember(name string) byte {
+	switch name {
+	case "TotalPages":
+		return '0'
+	case "FirstAvailableDateTime", "LastAvailableDateTime":
+		return '"'
+	}
+	return 0
+}
 
 // itemRule is what decides one list item, worked out once per answer.
 type itemRule struct {

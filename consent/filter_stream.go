@@ -207,9 +207,9 @@ func (f *filter) answer() error {
 		case "Data":
 			data, err = true, f.data()
 		case "Links":
-			err = f.meta("Links", linkMembers)
+			err = f.meta("Links", linkMember)
 		case "Meta":
-			err = f.meta("Meta", metaMembers)
+			err = f.meta("Meta", metaMember)
 		default:
 			err = shapeError("the answer has a member %q", name)
 		}
@@ -311,7 +311,7 @@ func (f *filter) list(name string) error {
 }
 
 // meta copies Links or Meta, an object of the members OB gives it with the kinds it gives.
-func (f *filter) meta(name string, allowed map[string]byte) error {
+func (f *filter) meta(name string, allowed func(string) byte) error {
 	f.window()
 	if k := f.dec.PeekKind(); k != '{' {
 		if k == 0 {
@@ -326,8 +326,8 @@ func (f *filter) meta(name string, allowed map[string]byte) error {
 	f.ms = members(raw, f.ms[:0])
 	for _, m := range f.ms {
 		n := unquoteName(m.name)
-		kind, ok := allowed[n]
-		if v := raw[m.value]; !ok || !(v == kind || kind == '0' && (v == '-' || v >= '0' && v <= '9')) {
+		kind := allowed(n)
+		if v := raw[m.value]; kind == 0 || !(v == kind || kind == '0' && (v == '-' || v >= '0' && v <= '9')) {
 			return shapeError("%s has a member %q of this kind", name, n)
 		}
 	}
