@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -93,6 +94,7 @@ type filter struct {
 	mark, span int64
 	first      bool // the next item is the first of its list
 	ms         []member
+	edits      []edit
 	scratch    []byte
 }
 
@@ -113,7 +115,7 @@ const pooledMax = 64 << 10
 // release recycles f, unless a flush timer of its output may still run or it grew
 // large; a recycled filter keeps no reference to the answer, its source or dst.
 func (f *filter) release() {
-	if f.out.timer != nil || f.span > pooledMax || cap(f.scratch) > pooledMax || cap(f.out.buf) > 2*outputSize || cap(f.ms) > 256 {
+	if f.out.timer != nil || f.span > pooledMax || cap(f.scratch) > pooledMax || cap(f.out.buf) > 2*outputSize || cap(f.ms) > 256 || cap(f.edits) > 256 {
 		return
 	}
 	f.dec.Reset(noInput{}) // forgets the body it read in place
@@ -121,6 +123,7 @@ func (f *filter) release() {
 	f.in, f.src, f.mem = limitedReader{}, bytes.Buffer{}, false
 	f.out.dst, f.out.flush, f.out.err = nil, nil, nil
 	clear(f.ms[:cap(f.ms)]) // the members point into the answer
+	clear(f.edits[:cap(f.edits)])
 	filters.Put(f)
 }
 
@@ -397,7 +400,7 @@ func (o *output) reset(dst io.Writer) {
 
 func (o *output) writeByte(b byte) {
 	if o.dst == nil {
-		o.buf = append(o.buf, b)
+		o.buf = append(o.grow(1), b)
 		return
 	}
 	o.write([]byte{b})
@@ -405,16 +408,25 @@ func (o *output) writeByte(b byte) {
 
 func (o *output) writeString(s string) {
 	if o.dst == nil {
-		o.buf = append(o.buf, s...)
+		o.buf = append(o.grow(len(s)), s...)
 		return
 	}
 	o.write([]byte(s))
 }
 
+// grow makes room for n more bytes in buf, doubling it as bytes.Buffer does: append
+// alone grows a large slice by a quarter, copying a large answer over and over.
+func (o *output) grow(n int) []byte {
+	if cap(o.buf)-len(o.buf) >= n {
+		return o.buf
+	}
+	return slices.Grow(o.buf, max(n, cap(o.buf)))
+}
+
 // write keeps p; its error is dst's, so a client gone stops the filter.
 func (o *output) write(p []byte) error {
 	if o.dst == nil {
-		o.buf = append(o.buf, p...)
+		o.buf = append(o.grow(len(p)), p...)
 		return nil
 	}
 	o.mu.Lock()
