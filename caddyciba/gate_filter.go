@@ -234,8 +234,12 @@ func isJSON(contentType string) bool {
 	return rest == "" || rest[0] == ';'
 }
 
-// filterBuffers recycles the buffers of filtered answers.
-var filterBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// filterBuffers recycles the buffers of the bank's answers, filterOutputs those of what
+// the filter kept of them.
+var (
+	filterBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	filterOutputs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+)
 
 // finish ends the answer once the bank's handler returned: the buffered body filtered and
 // sent, the stream drained, or the gate's own answer written.
@@ -257,17 +261,18 @@ func (fw *filterWriter) finish(upstreamErr error) error {
 			fw.replace(http.StatusBadGateway, "bank's body broke: "+upstreamErr.Error())
 			break
 		}
-		out := filterBuffers.Get().(*bytes.Buffer)
-		defer filterBuffers.Put(out)
-		out.Reset()
-		if err := fw.adm.Consent.FilterStream(out, bytes.NewReader(fw.buf.Bytes()), fw.adm.Endpoint, fw.lim); err != nil {
+		out := filterOutputs.Get().(*[]byte)
+		defer filterOutputs.Put(out)
+		kept, err := fw.adm.Consent.AppendFilter((*out)[:0], fw.buf.Bytes(), fw.adm.Endpoint, fw.lim)
+		*out = kept[:0] // the buffer as it grew, for the next answer
+		if err != nil {
 			fw.replace(http.StatusBadGateway, err.Error())
 			break
 		}
 		fw.dropTrailers()
-		fw.Header().Set("Content-Length", strconv.Itoa(out.Len()))
+		fw.Header().Set("Content-Length", strconv.Itoa(len(kept)))
 		fw.ResponseWriterWrapper.WriteHeader(http.StatusOK)
-		_, err := fw.ResponseWriterWrapper.Write(out.Bytes())
+		_, err = fw.ResponseWriterWrapper.Write(kept)
 		return err
 	}
 	fw.answerOwn()
