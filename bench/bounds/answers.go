@@ -117,7 +117,10 @@ func hugeValues(e *env) result {
 	time.Sleep(500 * time.Millisecond)
 	before := p.read()
 	w := watch(p, 50*time.Millisecond)
-	statuses := map[int]int{}
+	// An answer is refused either before its first byte (a 502 with an OB error body) or,
+	// once a streamed 200 has begun, by cutting the body short: never with the value.
+	statuses := map[string]int{}
+	var most int64
 	var mu sync.Mutex
 	for _, shape := range []string{"hugeItem", "hugeMeta"} {
 		var wg sync.WaitGroup
@@ -125,12 +128,17 @@ func hugeValues(e *env) result {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				status, _, err := get(t.HTTP, p.URL+accountPath, access, shape, "")
-				if err != nil {
-					status = -1
+				status, n, err := get(t.HTTP, p.URL+accountPath, access, shape, "")
+				key := fmt.Sprint(status)
+				switch {
+				case status == 0:
+					key = "no answer"
+				case err != nil:
+					key += " cut short"
 				}
 				mu.Lock()
-				statuses[status]++
+				statuses[key]++
+				most = max(most, n)
 				mu.Unlock()
 			}()
 		}
@@ -138,13 +146,19 @@ func hugeValues(e *env) result {
 	}
 	peak, _ := w.Stop()
 	growth := peak.HWM - before.RSS
-	return result{
-		scenario: "2. one 50 MB value (in an item, then in Meta), 10 answers at once each",
+	all502 := statuses["502"] == 2*conc
+	r := result{
+		scenario: "2. one 50 MB value (in a kept item, then in Meta), 10 answers at once each",
 		before:   "+1.5 GB RSS; every answer 200 with the whole value",
-		after:    fmt.Sprintf("RSS growth **+%s** (peak %s); answers %s", mib(growth), mib(peak.HWM), statusList(statuses)),
-		target:   "growth ≤ 64 MiB, all 502",
-		met:      growth <= 64<<20 && statuses[http.StatusBadGateway] == 2*conc,
+		after: fmt.Sprintf("RSS growth **+%s** (peak %s); answers %s, at most %d bytes of body received",
+			mib(growth), mib(peak.HWM), statusList(statuses), most),
+		target: "growth ≤ 64 MiB; all 502",
+		met:    growth <= 64<<20 && all502,
 	}
+	if growth <= 64<<20 && !all502 && most < 1<<20 && statuses["200"] == 0 {
+		r.verdict = "memory met; refused, but as a 200 cut short after the stream began, not a 502"
+	}
+	return r
 }
 
 // trickled is scenario 3: the delay from the bank flushing a kept item to the client
@@ -225,20 +239,12 @@ func failures(n int) string {
 	return fmt.Sprintf(" (%d failed)", n)
 }
 
-func statusList(m map[int]int) string {
-	var keys []int
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+func statusList(m map[string]int) string {
 	var parts []string
-	for _, k := range keys {
-		name := fmt.Sprint(k)
-		if k < 0 {
-			name = "error"
-		}
-		parts = append(parts, fmt.Sprintf("%d × %s", m[k], name))
+	for k, n := range m {
+		parts = append(parts, fmt.Sprintf("%d × %s", n, k))
 	}
+	slices.Sort(parts)
 	return join(parts)
 }
 
