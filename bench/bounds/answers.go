@@ -132,7 +132,7 @@ func hugeValues(e *env) result {
 				key := fmt.Sprint(status)
 				switch {
 				case status == 0:
-					key = "no answer"
+					key = "closed before the status line"
 				case err != nil:
 					key += " cut short"
 				}
