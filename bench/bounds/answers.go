@@ -61,11 +61,9 @@ func batch(c *http.Client, url, access, shape string, n, conc int) (time.Duratio
 func largeLists(e *env) result {
 	const conc, rounds = 2, 3
 	barePort := gateway.FreePort()
-	p := e.start("lists", gateway.Config{
+	p, t, access := e.gated("lists", conc, gateway.Config{
 		ExtraSites: fmt.Sprintf("http://127.0.0.1:%d {\n\treverse_proxy %s\n}\n", barePort, e.bank.addr)})
 	defer p.Stop()
-	t := e.tpp(p, conc)
-	access := e.token(p, t)
 	before := p.read()
 	w := watch(p, 100*time.Millisecond)
 
@@ -110,10 +108,8 @@ func largeLists(e *env) result {
 // hugeValues is scenario 2: 10 answers at once, each with one 50 MB value.
 func hugeValues(e *env) result {
 	const conc = 10
-	p := e.start("huge", gateway.Config{})
+	p, t, access := e.gated("huge", conc, gateway.Config{})
 	defer p.Stop()
-	t := e.tpp(p, conc)
-	access := e.token(p, t)
 	time.Sleep(500 * time.Millisecond)
 	before := p.read()
 	w := watch(p, 50*time.Millisecond)
@@ -165,10 +161,8 @@ func hugeValues(e *env) result {
 // reading it, on 20 answers trickled at 100 KB/s at once.
 func trickled(e *env) result {
 	const n = 20
-	p := e.start("trickle", gateway.Config{})
+	p, t, access := e.gated("trickle", n, gateway.Config{})
 	defer p.Stop()
-	t := e.tpp(p, n)
-	access := e.token(p, t)
 	w := watch(p, 100*time.Millisecond)
 	delays := make([]time.Duration, n)
 	found := make([]bool, n)

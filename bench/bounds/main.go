@@ -140,8 +140,16 @@ func (e *env) tpp(p *proc, conns int) *flow.TPP {
 	return &flow.TPP{Base: p.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: flow.NewHTTPClient(conns)}
 }
 
+// gated starts a gateway and runs the CIBA flow for user-0 on it: the gateway, the client
+// with conns connections and an access token for account 22289.
+func (e *env) gated(name string, conns int, cfg gateway.Config) (*proc, *flow.TPP, string) {
+	p := e.start(name, cfg)
+	t := e.tpp(p, conns)
+	return p, t, e.token(t)
+}
+
 // token runs the CIBA flow for user-0 and returns an access token for account 22289.
-func (e *env) token(p *proc, t *flow.TPP) string {
+func (e *env) token(t *flow.TPP) string {
 	cc, err := t.ClientCredentials()
 	check(err)
 	access, err := flow.RoundTrip(t, e.phone, cc, "user-0", time.Second)
