@@ -207,7 +207,7 @@ func (f *filter) item(raw []byte) error {
 	}
 	f.first = false
 	if !hide && len(edits) == 0 {
-		return f.out.write(raw)
+		return f.out.keep(raw)
 	}
 	b := append(f.scratch[:0], '{')
 	comma := false
@@ -222,7 +222,7 @@ func (f *filter) item(raw []byte) error {
 		b = appendEdited(b, raw, m.start, m.end, edits)
 	}
 	f.scratch = append(b, '}')
-	return f.out.write(f.scratch)
+	return f.out.keep(f.scratch)
 }
 
 // inWindow: a transaction inside a window needs a date that says it is inside.

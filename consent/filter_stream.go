@@ -37,7 +37,7 @@ func (c *Consent) FilterStream(dst io.Writer, src io.Reader, ep Endpoint, lim Li
 	lim = lim.withDefaults()
 	f := newFilter(c, ep, lim)
 	defer f.release()
-	f.in = limitedReader{r: src, maxBody: lim.MaxBody, end: lim.MaxValue}
+	f.in = limitedReader{r: src, maxBody: lim.MaxBody, maxValue: lim.MaxValue, end: lim.MaxValue}
 	f.dec.Reset(&f.in) // duplicate names and invalid UTF-8 are errors by default
 	f.out.reset(dst)
 	err := f.answer()
@@ -346,7 +346,9 @@ type limitedReader struct {
 	r       io.Reader
 	n, end  int64
 	maxBody int64
-	err     error
+	// maxValue is the cap of one value, for the error.
+	maxValue int64
+	err      error
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
@@ -358,7 +360,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 		if l.n > l.maxBody {
 			l.err = fmt.Errorf("%w (%d bytes)", ErrBodyTooLarge, l.maxBody)
 		} else {
-			l.err = fmt.Errorf("%w (%d bytes, at byte %d)", ErrValueTooLarge, l.end-l.n, l.n)
+			l.err = fmt.Errorf("%w (%d bytes, at byte %d)", ErrValueTooLarge, l.maxValue, l.n)
 		}
 		return 0, l.err
 	}
@@ -382,6 +384,10 @@ type output struct {
 	armed bool
 	done  bool
 	err   error
+	// kept: an item was kept. Until then nothing is flushed on time, so an answer that
+	// fails before its first item (an item over the cap, a bad shape) has sent nothing and
+	// can still be refused whole.
+	kept bool
 }
 
 const outputSize = 32 << 10
@@ -438,7 +444,7 @@ func (o *output) write(p []byte) error {
 	if len(o.buf) >= outputSize {
 		o.writeOut()
 	}
-	if o.flush != nil && !o.armed {
+	if o.flush != nil && !o.armed && o.kept {
 		o.armed = true
 		if o.timer == nil {
 			o.timer = time.AfterFunc(FlushDelay, o.tick)
@@ -447,6 +453,16 @@ func (o *output) write(p []byte) error {
 		}
 	}
 	return o.err
+}
+
+// keep writes a kept item (or Party); from then on kept bytes are flushed on time.
+func (o *output) keep(p []byte) error {
+	if o.dst != nil {
+		o.mu.Lock()
+		o.kept = true
+		o.mu.Unlock()
+	}
+	return o.write(p)
 }
 
 func (o *output) writeOut() {
