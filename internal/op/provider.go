@@ -47,6 +47,10 @@ type Config struct {
 	// MaxPendingPerUser caps a user's live backchannel requests, across clients and
 	// instances; one client may hold half of them, rounded up. Default 5.
 	MaxPendingPerUser int
+	// Branding is the bank's identity on the customer's pages.
+	Branding Branding
+	// AccessIdle ends a dashboard session this long after its last use. Default 15m.
+	AccessIdle time.Duration
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
@@ -84,6 +88,9 @@ type Provider struct {
 	background context.Context
 	cancel     context.CancelFunc
 	inflight   sync.WaitGroup
+
+	// customer holds the customer's pages and the consents' last-use notes.
+	customer customerState
 }
 
 // gateCacheSize bounds each of the gate's decoding caches.

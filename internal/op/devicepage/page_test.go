@@ -17,7 +17,7 @@ func TestPageIsSelfContained(t *testing.T) {
 	if !strings.Contains(page, "<style>"+pageCSS+"</style>") || !strings.Contains(page, "<script>"+pageJS+"</script>") {
 		t.Fatal("the inline style or script is not the hashed text")
 	}
-	if !strings.Contains(CSP, hash(pageJS)) || !strings.Contains(CSP, hash(pageCSS)) || strings.Contains(CSP, "unsafe") {
+	if !strings.Contains(CSP, Hash(pageJS)) || !strings.Contains(CSP, Hash(pageCSS)) || strings.Contains(CSP, "unsafe") {
 		t.Fatalf("CSP %s", CSP)
 	}
 }

@@ -1,0 +1,63 @@
+package op
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// A consent's last use is noted at most once a minute per gateway instance: the dashboard
+// tells the customer when the TPP last read their data, to the minute, and a busy TPP costs
+// no store write per request.
+const (
+	useEvery = time.Minute
+	// useNotesCap bounds the notes an instance keeps of when it last wrote; past it they
+	// are forgotten, which costs one extra write per consent.
+	useNotesCap = 65536
+	// useKeep is how long a last-use record is kept after the last use.
+	useKeep = 400 * 24 * time.Hour
+)
+
+type useNotes struct {
+	mu   sync.Mutex
+	last map[string]int64 // consent id → unix seconds of the last write
+}
+
+func useKey(consentID string) string { return "consentuse/" + consentID }
+
+// NoteUse records that the consent's token was admitted at the gate. It never waits for
+// the store: the write, when one is due, runs after the answer, and a failed write only
+// leaves the previous time showing. It allocates nothing when no write is due.
+func (p *Provider) NoteUse(consentID string) {
+	now := p.Now()
+	n := &p.customer.uses
+	n.mu.Lock()
+	if prev, ok := n.last[consentID]; ok && now.Unix()-prev < int64(useEvery/time.Second) {
+		n.mu.Unlock()
+		return
+	}
+	if n.last == nil || len(n.last) >= useNotesCap {
+		n.last = make(map[string]int64)
+	}
+	n.last[consentID] = now.Unix()
+	n.mu.Unlock()
+	p.async(now.Add(10*time.Second), func(context.Context) {
+		_ = p.Store.Put(useKey(consentID), strconv.AppendInt(nil, now.Unix(), 10), useKeep)
+	})
+}
+
+// LastUse is when the consent was last admitted at the gate, to the minute, or the zero
+// time.
+func (p *Provider) LastUse(consentID string) time.Time {
+	buf, err := p.Store.Get(useKey(consentID))
+	if err != nil {
+		return time.Time{}
+	}
+	sec, err := strconv.ParseInt(strings.TrimSpace(string(buf)), 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0)
+}
