@@ -97,6 +97,9 @@ type App struct {
 	Clients []ClientConfig `json:"clients,omitempty"`
 	// Notifiers reach the user's authentication device, tried in order.
 	Notifiers []NotifierConfig `json:"notifiers,omitempty"`
+	// Branding is the bank's name, logo and colour on the approval page and the
+	// customer's access dashboard.
+	Branding *BrandingConfig `json:"branding,omitempty"`
 
 	provider *op.Provider
 	users    *users.Live
@@ -165,6 +168,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	branding, err := a.Branding.build()
+	if err != nil {
+		return fmt.Errorf("ciba: %w", err)
+	}
 	st, key, err := openStore(a.Storage)
 	if err != nil {
 		return err
@@ -187,6 +194,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		BindingMessage:    bindingMessage,
 		Lockout:           users.Lockout{Attempts: a.PasswordAttempts, Duration: time.Duration(a.PasswordLockout)},
 		MaxPendingPerUser: a.MaxPendingPerUser,
+		Branding:          branding,
+		AccessIdle:        time.Duration(accessIdle.Load()),
 	}, st, ring, reg)
 	a.provider.Users = a.users
 	a.provider.Channels = a.channels
@@ -264,6 +273,9 @@ func (a *App) Validate() error {
 			return fmt.Errorf("ciba: client %q is defined twice", a.Clients[i].ID)
 		}
 		seen[a.Clients[i].ID] = true
+	}
+	if err := a.Branding.validate(); err != nil {
+		return fmt.Errorf("ciba: %w", err)
 	}
 	for i := range a.Notifiers {
 		if err := a.Notifiers[i].validate(); err != nil {
