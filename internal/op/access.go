@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -80,7 +81,7 @@ func (p *Provider) ServeAccess(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) accessPost(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxAccessBody)
-	if r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || r.ParseForm() != nil {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" || r.ParseForm() != nil {
 		p.renderAccess(w, http.StatusBadRequest, &accesspage.View{Error: formExpired})
 		return
 	}
@@ -196,9 +197,16 @@ func (p *Provider) dummyCheck(password string) {
 	_ = bcrypt.CompareHashAndPassword(p.pages().dummyHash, []byte(password))
 }
 
-// crossSite tells whether the browser says the form comes from another site.
+// crossSite tells whether the form may come from another site. A browser that sends
+// Sec-Fetch-Site is believed; otherwise the Origin, when sent, must be this host. The
+// page's no-referrer policy makes browsers send "Origin: null" with its own forms, so a
+// null origin counts only beside Sec-Fetch-Site.
 func crossSite(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return false
+	case "":
+	default:
 		return true
 	}
 	origin := r.Header.Get("Origin")
@@ -237,7 +245,8 @@ func (p *Provider) renderList(w http.ResponseWriter, status int, s *accessSessio
 		v.Error = "Your access list could not be read. Try again in a moment."
 		status = http.StatusInternalServerError
 	}
-	slices.SortFunc(list, func(a, b *consent.Consent) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	// Newest first, by when access was given: consents are created to the second.
+	slices.SortStableFunc(list, func(a, b *consent.Consent) int { return grantedAt(b).Compare(grantedAt(a)) })
 	for _, c := range list {
 		v.Entries = append(v.Entries, p.entry(c, now))
 	}
@@ -280,10 +289,7 @@ func (p *Provider) clientName(id string) string {
 // entry is the consent as the dashboard shows it.
 func (p *Provider) entry(c *consent.Consent, now time.Time) accesspage.Entry {
 	e := accesspage.Entry{ID: c.ID, Client: p.clientName(c.ClientID), Window: transactionWindow(c),
-		Expires: accessLasts(c), Granted: inWords(c.CreatedAt), LastUsed: "Not used yet"}
-	if c.AuthorisedAt != nil {
-		e.Granted = inWords(*c.AuthorisedAt)
-	}
+		Expires: accessLasts(c), Granted: inWords(grantedAt(c)), LastUsed: "Not used yet"}
 	switch {
 	case c.Status == consent.Authorised && c.Expired(now):
 		e.Status, e.StatusKey = "Expired", "expired"
@@ -320,6 +326,15 @@ func (p *Provider) entry(c *consent.Consent, now time.Time) accesspage.Entry {
 		e.LastUsed = inWords(t)
 	}
 	return e
+}
+
+// grantedAt is when the customer gave the access; consents authorised before the time
+// was kept read their creation.
+func grantedAt(c *consent.Consent) time.Time {
+	if c.AuthorisedAt != nil {
+		return *c.AuthorisedAt
+	}
+	return c.CreatedAt
 }
 
 // inWords is a moment as the customer reads it.
