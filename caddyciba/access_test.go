@@ -475,14 +475,13 @@ func TestApprovalPageShowsTheBank(t *testing.T) {
 	if err != nil || logoWidth == 0 {
 		t.Fatalf("the logo did not load: %d %v", logoWidth, err)
 	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#accounts input[value="acc-1"]`))); err != nil {
+		t.Fatal(err)
+	}
 	if *update {
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#accounts input[value="acc-1"]`))); err != nil {
-			t.Fatal(err)
-		}
 		screenshot(t, ctx, "../docs/approval-page.png")
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`#accounts input[value="acc-1"]`)),
 		chromedp.SendKeys(chromedp.CSS("#password"), alicePIN),
 		chromedp.Click(chromedp.CSS("#approve")),
 	); err != nil {
