@@ -1,0 +1,58 @@
+package op
+
+import (
+	"testing"
+	"time"
+
+	"github.com/caddyciba/gateway/internal/users"
+)
+
+// TestNoteUse: a consent's use is written once per minute per instance, after the answer;
+// a use that writes nothing allocates nothing.
+func TestNoteUse(t *testing.T) {
+	p := fuzzProvider(t)
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	p.Now = func() time.Time { return now }
+	p.NoteUse("aac-1")
+	p.inflight.Wait()
+	if got := p.LastUse("aac-1"); !got.Equal(now) {
+		t.Fatalf("last use %v, want %v", got, now)
+	}
+	later := now.Add(59 * time.Second)
+	p.Now = func() time.Time { return later }
+	if allocs := testing.AllocsPerRun(100, func() { p.NoteUse("aac-1") }); allocs != 0 {
+		t.Errorf("a use within the minute allocates %.0f times", allocs)
+	}
+	p.inflight.Wait()
+	if got := p.LastUse("aac-1"); !got.Equal(now) {
+		t.Fatalf("a use within the minute was written: %v", got)
+	}
+	later = now.Add(61 * time.Second)
+	p.NoteUse("aac-1")
+	p.inflight.Wait()
+	if got := p.LastUse("aac-1"); !got.Equal(later.Truncate(time.Second)) {
+		t.Fatalf("a use a minute later: %v", got)
+	}
+	if !p.LastUse("aac-never").IsZero() {
+		t.Fatal("an unused consent has a last use")
+	}
+}
+
+func TestMaskedNumber(t *testing.T) {
+	dir, err := users.Parse([]byte(`[{"subject":"s","login_hints":["h"],"accounts":[
+		{"AccountId":"1","Account":[{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"80200112345698"}]},
+		{"AccountId":"2","Account":{"Identification":"GB29 NWBK 6016 1331 9268 19"}},
+		{"AccountId":"3"},
+		{"AccountId":"4","Account":[{"Identification":"123"}]},
+		{"AccountId":"5","Account":[]},
+		{"AccountId":"6","Account":"80200112345698"}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"••••5698", "••••6819", "", "", "", ""}
+	for i, a := range dir.BySubject("s").Accounts {
+		if got := maskedNumber(a); got != want[i] {
+			t.Errorf("account %s: %q, want %q", a.AccountID, got, want[i])
+		}
+	}
+}
