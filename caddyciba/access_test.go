@@ -67,7 +67,7 @@ func accessGateway(t *testing.T) (*receiver, *upstream) {
 			logo  %s
 			color "#00594f"
 		}`, path, hook.URL, webhookSecret, logo))
-	startGateway(t, strings.ReplaceAll(cfg, `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://")))
+	startGateway(t, strings.ReplaceAll(cfg, accountAPI, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://")))
 	return hook, up
 }
 

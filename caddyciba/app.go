@@ -5,11 +5,11 @@ package caddyciba
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"time"
 
@@ -48,8 +48,10 @@ type App struct {
 	// MTLSBase is the base URL of the same endpoints on a listener that asks for client
 	// certificates; discovery advertises it as mtls_endpoint_aliases. Default: none.
 	MTLSBase string `json:"mtls_base,omitempty"`
-	// Storage is the directory of the Badger database. Default: <caddy data dir>/ciba.
-	Storage string `json:"storage,omitempty"`
+	// StorageRaw is where the state is kept: a ciba.storage module, badger (the default,
+	// in <caddy data dir>/ciba) or postgres (several instances on one database). A string
+	// is taken as a Badger directory.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=ciba.storage inline_key=module"`
 	// SigningAlg is the algorithm of the gateway's signing key: PS256 (default), ES256 or
 	// EdDSA. The key is made on first start and kept in storage.
 	SigningAlg string `json:"signing_alg,omitempty"`
@@ -172,7 +174,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("ciba: %w", err)
 	}
-	st, key, err := openStore(a.Storage)
+	st, key, err := a.openStorage(ctx)
 	if err != nil {
 		return err
 	}
@@ -211,9 +213,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 }
 
 func (a *App) setDefaults() {
-	if a.Storage == "" {
-		a.Storage = filepath.Join(caddy.AppDataDir(), "ciba")
-	}
 	if a.SigningAlg == "" {
 		a.SigningAlg = defaultSigningAlg
 	}

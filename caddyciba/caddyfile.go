@@ -31,7 +31,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //	ciba {
 //		issuer           <url>
 //		mtls_base        <url>
-//		storage          <dir>
+//		storage          <dir> | badger [<dir>] | postgres { dsn <url>; max_conns <n> }
 //		signing_alg      PS256|ES256|EdDSA
 //		auth_req_ttl     <duration>
 //		max_auth_req_ttl <duration>
@@ -88,7 +88,9 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 	case "mtls_base":
 		return oneArg(d, &a.MTLSBase)
 	case "storage":
-		return oneArg(d, &a.Storage)
+		raw, err := unmarshalStorage(d)
+		a.StorageRaw = raw
+		return err
 	case "signing_alg":
 		return oneArg(d, &a.SigningAlg)
 	case "users":

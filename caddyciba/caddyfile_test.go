@@ -132,7 +132,7 @@ bank.example {
 	if app.Issuer != "https://bank.example" || app.MTLSBase != "https://mtls.bank.example" || !app.FAPI ||
 		app.SigningAlg != "ES256" || time.Duration(app.AuthReqTTL) != 90*time.Second || time.Duration(app.MaxAuthReqTTL) != 5*time.Minute ||
 		time.Duration(app.PollInterval) != 2*time.Second || time.Duration(app.AccessTokenTTL) != 15*time.Minute || app.Users != "users.json" ||
-		app.ClientCA != "ca.pem" || app.Storage != "/var/lib/caddyciba" || time.Duration(app.RefreshTokenTTL) != 720*time.Hour ||
+		app.ClientCA != "ca.pem" || string(app.StorageRaw) != `{"module":"badger","path":"/var/lib/caddyciba"}` || time.Duration(app.RefreshTokenTTL) != 720*time.Hour ||
 		app.BindingMessagePattern != "[0-9]{4}" || app.PasswordAttempts != 3 || time.Duration(app.PasswordLockout) != 30*time.Minute ||
 		time.Duration(app.KeyRotation) != 720*time.Hour || time.Duration(app.KeyPublishLead) != time.Hour || app.MaxPendingPerUser != 7 {
 		t.Errorf("app = %+v", app)

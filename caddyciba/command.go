@@ -263,14 +263,20 @@ type consentLine struct {
 }
 
 func consentsCommand() *cobra.Command {
-	var dir, clientID, status string
+	var dir, dsn, clientID, status string
 	cmd := &cobra.Command{
-		Use:   "consents [--storage DIR] [--client ID] [--status STATUS]",
-		Short: "List the consents in a stopped gateway's storage, one JSON object a line",
+		Use:   "consents [--storage DIR | --postgres DSN] [--client ID] [--status STATUS]",
+		Short: "List the consents in a stopped gateway's storage (or a PostgreSQL one's, running or not), one JSON object a line",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := store.OpenBadger(dir, nil)
+			var s store.Store
+			var err error
+			if dsn != "" {
+				s, err = store.OpenPostgres(dsn, store.PostgresOptions{MaxConns: 2})
+			} else if s, err = store.OpenBadger(dir, nil); err != nil {
+				err = fmt.Errorf("open %s (is the gateway still running?): %w", dir, err)
+			}
 			if err != nil {
-				return fmt.Errorf("open %s (is the gateway still running?): %w", dir, err)
+				return err
 			}
 			defer s.Close()
 			enc := json.NewEncoder(cmd.OutOrStdout())
@@ -289,6 +295,7 @@ func consentsCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "storage", filepath.Join(caddy.AppDataDir(), "ciba"), "the gateway's storage directory")
+	f.StringVar(&dsn, "postgres", "", "the gateway's PostgreSQL database (a DSN), instead of --storage")
 	f.StringVar(&clientID, "client", "", "only this client's consents")
 	f.StringVar(&status, "status", "", "only consents in this status")
 	return cmd

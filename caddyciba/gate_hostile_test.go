@@ -145,7 +145,7 @@ const hostilePAN = "5409050000001234"
 // error, or a stream cut short) or a filtered body of the expected items.
 func TestGateHostileBank(t *testing.T) {
 	bank, next := hostileBank(t)
-	cfg := strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(bank.URL, "http://"), -1)
+	cfg := strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, "reverse_proxy "+strings.TrimPrefix(bank.URL, "http://"), -1)
 	cfg = strings.Replace(cfg, "\t\tciba_gate\n", "\t\tciba_gate {\n\t\t\tmax_item_size 64KiB\n\t\t\tmax_body_size 4MiB\n\t\t}\n", -1)
 	startGateway(t, cfg)
 	// Basic, Credits only, a window, no ReadPAN.
@@ -351,7 +351,7 @@ func TestGateStreamFlushesOnTime(t *testing.T) {
 		io.WriteString(w, `{"AccountId":"31820"}]}}`)
 	}))
 	t.Cleanup(bank.Close)
-	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(bank.URL, "http://"), -1))
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, "reverse_proxy "+strings.TrimPrefix(bank.URL, "http://"), -1))
 	_, tok := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
 
 	req, _ := http.NewRequest(http.MethodGet, httpBase+consent.APIPrefix+"/accounts", nil)

@@ -86,7 +86,7 @@ func (b *recordingBank) since(n int) []seenRequest {
 // a consent to account 22289 with every permission the tests read with.
 func startGateForBank(t *testing.T, b *recordingBank) string {
 	t.Helper()
-	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(b.srv.URL, "http://"), -1))
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, "reverse_proxy "+strings.TrimPrefix(b.srv.URL, "http://"), -1))
 	_, tok := authorisedConsent(t, `"ReadAccountsDetail","ReadBalances","ReadBeneficiariesDetail","ReadStatementsDetail","ReadTransactionsDetail","ReadTransactionsCredits","ReadTransactionsDebits"`, "22289")
 	return tok
 }

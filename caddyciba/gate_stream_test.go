@@ -59,7 +59,7 @@ func TestGateStreamsLargeBodies(t *testing.T) {
 		})
 	}))
 	t.Cleanup(up.Close)
-	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`,
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI,
 		"reverse_proxy "+strings.TrimPrefix(up.URL, "http://"), -1))
 	_, tok := authorisedConsent(t, `"ReadAccountsBasic","ReadTransactionsBasic","ReadTransactionsDebits"`, "22289")
 

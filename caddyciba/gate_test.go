@@ -88,7 +88,7 @@ func accountCall(t *testing.T, path, tok string) response {
 
 func TestGate(t *testing.T) {
 	up := newUpstream(t)
-	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), -1))
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), -1))
 	id, tok := authorisedConsent(t, `"ReadAccountsDetail","ReadBalances"`, "22289")
 	cc := ccToken(t, nil, nil, "tpp-basic", "b@sic secret+/:~")
 
@@ -181,7 +181,7 @@ func TestGate(t *testing.T) {
 // TestGateCertificateBinding: a bound token passes only over TLS with its own certificate.
 func TestGateCertificateBinding(t *testing.T) {
 	up := newUpstream(t)
-	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), -1))
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), -1))
 	id, _ := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
 	bound := mintCIBAToken(t, id, token.Thumbprint(fx.mtlsCert.Leaf))
 	for _, tc := range []struct {
@@ -215,7 +215,7 @@ func TestGateFiltersTheDemoBank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy 127.0.0.1:9081", -1) + `
+	cfg := strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, "reverse_proxy 127.0.0.1:9081", -1) + `
 http://:9081 {
 	bind 127.0.0.1
 	root * ` + bank + `

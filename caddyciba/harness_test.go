@@ -28,6 +28,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/caddyciba/gateway/internal/testpg"
 	"github.com/caddyciba/gateway/internal/testpki"
 )
 
@@ -62,7 +63,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	code := m.Run()
+	code := testpg.Main(m) // runs the tests, then stops their PostgreSQL if one was started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -149,6 +150,10 @@ func writeJWKS(path string, keys ...jwk.Key) error {
 	return os.WriteFile(path, b, 0o600)
 }
 
+// accountAPI stands for the bank's account API in gatewayConfig: an empty OB answer, which
+// the gate's filter reads; tests replace it with a reverse_proxy to their own bank.
+const accountAPI = "header Content-Type application/json\n\t\trespond `{\"Data\":{},\"Links\":{\"Self\":\"x\"},\"Meta\":{}}` 200"
+
 // gatewayConfig is a Caddyfile with the ciba app, every kind of client, an HTTP site and
 // an HTTPS site that asks for client certificates.
 func gatewayConfig(storage, extra string) string {
@@ -207,7 +212,7 @@ func gatewayConfig(storage, extra string) string {
 	ciba_endpoints
 	route /open-banking/v3.1/aisp/* {
 		ciba_gate
-		respond "account API" 200
+		%[9]s
 	}
 }
 
@@ -220,10 +225,10 @@ func gatewayConfig(storage, extra string) string {
 	ciba_endpoints
 	route /open-banking/v3.1/aisp/* {
 		ciba_gate
-		respond "account API" 200
+		%[9]s
 	}
 }
-`, httpBase, httpsBase, storage, fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey)
+`, httpBase, httpsBase, storageOption(storage), fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey, accountAPI)
 }
 
 // startGateway loads cfg into the test binary's Caddy and unloads it when the test ends,

@@ -23,6 +23,11 @@ func (a *App) maintainKeys(ctx context.Context, ring *keys.Keyring) {
 	if r := time.Duration(a.KeyRotation); r > 0 {
 		every = min(every, r/2)
 	}
+	// Instances sharing a store must all publish a new key before any signs with it:
+	// each reads the ring again well within the publish lead (the rest is for clocks).
+	if lead := time.Duration(a.KeyPublishLead); lead > 0 {
+		every = min(every, max(lead/4, 100*time.Millisecond))
+	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {

@@ -11,7 +11,7 @@ import (
 
 func TestRevocationAndIntrospection(t *testing.T) {
 	up := newUpstream(t)
-	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), `respond "account API" 200`, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), -1))
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://"), -1))
 	id, tok := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
 	bound := mintCIBAToken(t, id, token.Thumbprint(fx.mtlsCert.Leaf))
 	c := client(nil)

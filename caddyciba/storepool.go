@@ -1,8 +1,6 @@
 package caddyciba
 
 import (
-	"fmt"
-	"path/filepath"
 	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
@@ -11,35 +9,33 @@ import (
 	"github.com/caddyciba/gateway/internal/store"
 )
 
-// stores keeps each Badger directory open across config reloads: Caddy runs the old and
-// the new config side by side for a moment, and Badger's directory lock admits one opener.
+// stores keeps each store open across config reloads, keyed by what identifies it (a
+// Badger directory, a PostgreSQL DSN): Caddy runs the old and the new config side by side
+// for a moment, and a reload must neither reopen a database nor drop its connections.
 var stores = caddy.NewUsagePool()
 
 // storeOpens counts how often a store was opened, so tests can tell a reload reused it.
 var storeOpens atomic.Int64
 
-type pooledStore struct{ *store.Badger }
+type pooledStore struct{ store.Store }
 
 func (p pooledStore) Destruct() error { return p.Close() }
 
-// openStore returns the shared store of dir and the key to release it with.
-func openStore(dir string) (store.Store, string, error) {
-	key, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, "", err
-	}
+// openStore returns the shared store under key, opening it with open if no loaded config
+// holds it; releaseStore(key) gives this hold back.
+func openStore(key string, open func() (store.Store, error)) (store.Store, string, error) {
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		storeOpens.Add(1)
-		db, err := store.OpenBadger(key, badgerLogger{})
+		s, err := open()
 		if err != nil {
-			return nil, fmt.Errorf("opening storage %s: %w (is another caddy process using it? use 'caddy reload')", key, err)
+			return nil, err
 		}
-		return pooledStore{db}, nil
+		return pooledStore{s}, nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	return v.(pooledStore), key, nil
+	return v.(pooledStore).Store, key, nil
 }
 
 func releaseStore(key string) error {

@@ -30,7 +30,11 @@ func main() {
 	rounds := flag.Int("rounds", 5, "bare/gated phase pairs, interleaved")
 	md := flag.String("md", "", "write the figures into this markdown file's gate section")
 	profile := flag.String("pprof", "", "write a CPU profile of the gateway during the last gated phase here")
+	storageFlags := gateway.StorageFlags()
 	flag.Parse()
+	storage, suffix, stopDB, err := storageFlags()
+	check(err)
+	defer stopDB()
 
 	dir, bin, cleanup, err := gateway.Workdir("gate")
 	check(err)
@@ -46,7 +50,7 @@ func main() {
 	if *profile != "" {
 		admin = fmt.Sprintf("127.0.0.1:%d", gateway.FreePort())
 	}
-	g, err := gateway.Start(gateway.Config{
+	g, err := gateway.Start(gateway.Config{Storage: storage,
 		Bin: bin, Dir: dir, Port: port, WebhookURL: phone.URL, Admin: admin,
 		Gated:      "ciba_gate\n\t\treverse_proxy " + upstream,
 		ExtraSites: fmt.Sprintf("http://127.0.0.1:%d {\n\treverse_proxy %s\n}\n", barePort, upstream),
@@ -105,7 +109,7 @@ func main() {
 	about := fmt.Sprintf("GET %s (a one-account balances body, filtered by the gate), %d connections, %d interleaved rounds of %v per route, after a 1 s warm-up each.",
 		path, *concurrency, *rounds, *phase)
 	title := fmt.Sprintf("Gate: ciba_gate against bare reverse_proxy, %d connection(s)", *concurrency)
-	check(report.Publish(*md, fmt.Sprintf("gate-c%d", *concurrency), title, "gate", about, table, summary))
+	check(report.Publish(*md, fmt.Sprintf("gate%s-c%d", suffix, *concurrency), title, "gate", about, table, summary))
 }
 
 func check(err error) {

@@ -39,7 +39,11 @@ func main() {
 	md := flag.String("md", "", "write the figures into this markdown file's tokens section")
 	alg := flag.String("alg", "ES256", "the gateway's signing_alg for ID tokens (ES256 or PS256, both FAPI)")
 	profile := flag.String("pprof", "", "write CPU profiles of the gateway's phases at the highest concurrency to PREFIX-cc.prof and PREFIX-ciba.prof")
+	storageFlags := gateway.StorageFlags()
 	flag.Parse()
+	storage, suffix, stopDB, err := storageFlags()
+	check(err)
+	defer stopDB()
 
 	dir, bin, cleanup, err := gateway.Workdir("tokens")
 	check(err)
@@ -59,7 +63,7 @@ func main() {
 		admin = fmt.Sprintf("127.0.0.1:%d", gateway.FreePort())
 	}
 	ceilingPort := gateway.FreePort()
-	g, err := gateway.Start(gateway.Config{Bin: bin, Dir: dir, Port: gateway.FreePort(), WebhookURL: phone.URL,
+	g, err := gateway.Start(gateway.Config{Storage: storage, Bin: bin, Dir: dir, Port: gateway.FreePort(), WebhookURL: phone.URL,
 		Users: maxConc, Gated: "ciba_gate\n\t\trespond 200", Admin: admin, SigningAlg: *alg,
 		ExtraSites: fmt.Sprintf("http://127.0.0.1:%d {\n\trespond `{\"ok\":true}` 200\n}\n", ceilingPort)})
 	check(err)
@@ -130,7 +134,7 @@ func main() {
 		"bc-authorize → its approval route (`provider.backchannelResult`) → poll → tokens. caddyciba syncs every acknowledged write to "+
 		"disk before it answers (Badger, commits synced in groups); ID tokens are ES256. oidc-provider keeps its state in its development in-memory adapter, which makes "+
 		"the comparison harder for caddyciba, not easier.", *phase)
-	check(report.Publish(*md, "tokens", "Token issuance against oidc-provider", "tokens", about, table, summary))
+	check(report.Publish(*md, "tokens"+suffix, "Token issuance against oidc-provider"+suffix, "tokens", about, table, summary))
 }
 
 // consentsPerPhase is more consents than a phase of round trips uses on this machine.

@@ -20,7 +20,10 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/testpg"
 	"github.com/caddyciba/gateway/internal/users"
 )
 
@@ -36,7 +39,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := testpg.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -212,4 +215,33 @@ func TestConsentsOfAStoppedGateway(t *testing.T) {
 	if other := ciba(t, "", false, "consents", "--storage", filepath.Join(dir, "data"), "--client", "tpp-2"); other != "" {
 		t.Fatalf("another client's listing: %s", other)
 	}
+}
+
+// TestConsentsOnPostgres lists the consents of a PostgreSQL storage, which gateways may be
+// using at the same time.
+func TestConsentsOnPostgres(t *testing.T) {
+	dsn := testpg.DSN(t)
+	s, err := store.OpenPostgres(dsn, store.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	repo := &consent.Repo{Store: s, Now: time.Now}
+	req, err := consent.ParseRequest([]byte(`{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}}`), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := repo.Create("tpp-1", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Create("tpp-2", req); err != nil {
+		t.Fatal(err)
+	}
+	out := ciba(t, "", false, "consents", "--postgres", dsn, "--client", "tpp-1")
+	var line map[string]any
+	if err := json.Unmarshal([]byte(out), &line); err != nil || line["ConsentId"] != c.ID || strings.Count(out, "\n") != 1 {
+		t.Fatalf("consents: %q %v", out, err)
+	}
+	ciba(t, "", true, "consents", "--postgres", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
 }

@@ -200,6 +200,81 @@ func verify(tpp *flow.TPP, l *ledger) (*result, error) {
 	return res, nil
 }
 
+// crashFunc makes a crash under load and returns the gateway to verify through once it
+// is back (wait ends the load).
+type crashFunc func(t *testing.T, g *gateway.Gateway, cfg gateway.Config, wait func()) *gateway.Gateway
+
+// killGateway kills the gateway with SIGKILL and starts it again on the same storage.
+func killGateway(t *testing.T, g *gateway.Gateway, cfg gateway.Config, wait func()) *gateway.Gateway {
+	g.Kill()
+	wait()
+	g, err := gateway.Start(cfg)
+	if err != nil {
+		t.Fatalf("restart after kill -9: %v", err)
+	}
+	return g
+}
+
+// runTrials runs n trials: workers run CIBA flows through a gateway on the trial's
+// storage (Badger in the trial's directory when storage is nil), crash strikes at a
+// random moment, and every acknowledged write is checked afterwards.
+func runTrials(t *testing.T, n int, storage func(trial int) string, crash crashFunc) (checked, lost, doubles int) {
+	dir := t.TempDir()
+	bin, err := gateway.Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 1))
+	t.Logf("seed %d", seed)
+	for trial := range n {
+		phone, err := flow.StartPhone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := gateway.Config{Bin: bin, Dir: filepath.Join(dir, fmt.Sprint(trial)), Port: gateway.FreePort(),
+			WebhookURL: phone.URL, Users: workers, Gated: "ciba_gate\n\t\trespond 200"}
+		if storage != nil {
+			cfg.Storage = storage(trial)
+		}
+		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		g, err := gateway.Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := newLedger()
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			tpp := &flow.TPP{Base: g.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: flow.NewHTTPClient(2)}
+			wrng := rand.New(rand.NewPCG(seed, uint64(trial*100+w)))
+			go func() { defer wg.Done(); flows(tpp, phone, fmt.Sprintf("user-%d", w), l, wrng) }()
+		}
+		crashAfter := time.Duration(500+rng.IntN(2500)) * time.Millisecond
+		time.Sleep(crashAfter)
+		g = crash(t, g, cfg, func() { wg.Wait(); phone.Close() })
+
+		tpp := &flow.TPP{Base: g.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: flow.NewHTTPClient(4)}
+		res, err := verify(tpp, l)
+		g.Stop()
+		if err != nil {
+			t.Fatalf("trial %d: %v", trial, err)
+		}
+		t.Logf("trial %d: crashed after %v; %d acknowledgements, %d checks, %d lost, %d issued twice",
+			trial+1, crashAfter, l.acks, res.checked, res.lost, res.doubles)
+		for _, p := range res.problems {
+			t.Error(p)
+		}
+		if l.acks < 10 {
+			t.Errorf("trial %d: only %d acknowledgements before the crash", trial, l.acks)
+		}
+		checked, lost, doubles = checked+res.checked, lost+res.lost, doubles+res.doubles
+	}
+	return checked, lost, doubles
+}
+
 // pollSettled polls once, waiting out slow_down from polls made just before the crash.
 func pollSettled(tpp *flow.TPP, authReqID string) (flow.Tokens, error) {
 	for range 5 {
@@ -226,64 +301,8 @@ func trials() int {
 
 // TestCrash: trials of load, kill -9 at a random moment, restart, verify.
 func TestCrash(t *testing.T) {
-	dir := t.TempDir()
-	bin, err := gateway.Build(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := uint64(time.Now().UnixNano())
-	rng := rand.New(rand.NewPCG(seed, 1))
-	t.Logf("seed %d", seed)
-	var totalChecked, totalLost, totalDoubles int
 	n := trials()
-	for trial := range n {
-		phone, err := flow.StartPhone()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := gateway.Config{Bin: bin, Dir: filepath.Join(dir, fmt.Sprint(trial)), Port: gateway.FreePort(),
-			WebhookURL: phone.URL, Users: workers, Gated: "ciba_gate\n\t\trespond 200"}
-		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		g, err := gateway.Start(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l := newLedger()
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Add(1)
-			tpp := &flow.TPP{Base: g.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: flow.NewHTTPClient(2)}
-			wrng := rand.New(rand.NewPCG(seed, uint64(trial*100+w)))
-			go func() { defer wg.Done(); flows(tpp, phone, fmt.Sprintf("user-%d", w), l, wrng) }()
-		}
-		killAfter := time.Duration(500+rng.IntN(2500)) * time.Millisecond
-		time.Sleep(killAfter)
-		g.Kill()
-		wg.Wait()
-		phone.Close()
-
-		g, err = gateway.Start(cfg)
-		if err != nil {
-			t.Fatalf("trial %d: restart after kill -9: %v", trial, err)
-		}
-		tpp := &flow.TPP{Base: g.URL, ID: gateway.ClientID, Secret: gateway.ClientSecret, HTTP: flow.NewHTTPClient(4)}
-		res, err := verify(tpp, l)
-		g.Stop()
-		if err != nil {
-			t.Fatalf("trial %d: %v", trial, err)
-		}
-		t.Logf("trial %d: killed after %v; %d acknowledgements, %d checks, %d lost, %d issued twice",
-			trial+1, killAfter, l.acks, res.checked, res.lost, res.doubles)
-		for _, p := range res.problems {
-			t.Error(p)
-		}
-		if l.acks < 10 {
-			t.Errorf("trial %d: only %d acknowledgements before the kill", trial, l.acks)
-		}
-		totalChecked, totalLost, totalDoubles = totalChecked+res.checked, totalLost+res.lost, totalDoubles+res.doubles
-	}
+	totalChecked, totalLost, totalDoubles := runTrials(t, n, nil, killGateway)
 	if path := os.Getenv("CADDYCIBA_CRASH_REPORT"); path != "" && !t.Failed() {
 		body := fmt.Sprintf("%d trials of %d concurrent CIBA flows (client credentials, consent, bc-authorize, approval, poll, then a revocation, a consent DELETE or a refresh), each killed with SIGKILL at a random moment between 0.5 s and 3 s and restarted on the same storage.\n\n",
 			n, workers) + report.Table([]string{"trials", "acknowledged writes checked", "lost", "issued twice"},

@@ -99,6 +99,10 @@ type Config struct {
 	Admin string
 	// SigningAlg is the ID token algorithm; the gateway's default (PS256) when empty.
 	SigningAlg string
+	// Storage is the ciba storage option; Badger in Dir/data when empty.
+	Storage string
+	// Options are more lines for the ciba block.
+	Options string
 }
 
 // Start writes the users file and the Caddyfile and starts the gateway; it returns once
@@ -117,7 +121,7 @@ func Start(cfg Config) (*Gateway, error) {
 	ciba {
 		%[10]s
 		issuer        %[1]s
-		storage       %[2]s/data
+		storage       %[11]s
 		users         %[2]s/users.json
 		poll_interval 1s
 		client %[3]s {
@@ -139,7 +143,7 @@ func Start(cfg Config) (*Gateway, error) {
 	}
 }
 %[8]s
-`, url, cfg.Dir, ClientID, ClientSecret, cfg.WebhookURL, base64.StdEncoding.EncodeToString(WebhookKey), cfg.Gated, cfg.ExtraSites, adminOf(cfg), algOf(cfg))
+`, url, cfg.Dir, ClientID, ClientSecret, cfg.WebhookURL, base64.StdEncoding.EncodeToString(WebhookKey), cfg.Gated, cfg.ExtraSites, adminOf(cfg), algOf(cfg), storageOf(cfg))
 	path := filepath.Join(cfg.Dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(caddyfile), 0o600); err != nil {
 		return nil, err
@@ -173,9 +177,16 @@ func Start(cfg Config) (*Gateway, error) {
 
 func algOf(cfg Config) string {
 	if cfg.SigningAlg == "" {
-		return ""
+		return cfg.Options
 	}
-	return "signing_alg " + cfg.SigningAlg
+	return "signing_alg " + cfg.SigningAlg + "\n\t\t" + cfg.Options
+}
+
+func storageOf(cfg Config) string {
+	if cfg.Storage == "" {
+		return filepath.Join(cfg.Dir, "data")
+	}
+	return cfg.Storage
 }
 
 func adminOf(cfg Config) string {
