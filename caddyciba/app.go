@@ -70,8 +70,8 @@ type App struct {
 	// full; others get invalid_binding_message. Default: 1 to 64 characters of letters,
 	// digits, space and .,:;!?#+/_()@&%='*-
 	BindingMessagePattern string `json:"binding_message_pattern,omitempty"`
-	// PasswordAttempts is how many passwords of a user are checked (on the approval page
-	// and as user_code at /bc-authorize) before the password is locked for
+	// PasswordAttempts is how many passwords of a user are checked (on the approval page,
+	// the access dashboard and as user_code at /bc-authorize, one count) before the password is locked for
 	// PasswordLockout; a right password does not count. Defaults 5 and 15m.
 	PasswordAttempts int            `json:"password_attempts,omitempty"`
 	PasswordLockout  caddy.Duration `json:"password_lockout,omitempty"`

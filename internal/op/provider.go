@@ -42,7 +42,7 @@ type Config struct {
 	// BindingMessage is the pattern a binding_message must match in full.
 	BindingMessage *regexp.Regexp
 	// Lockout bounds password guesses wherever a user's password is checked: the
-	// approval page and user_code at /bc-authorize.
+	// approval page, the access dashboard and user_code at /bc-authorize.
 	Lockout users.Lockout
 	// MaxPendingPerUser caps a user's live backchannel requests, across clients and
 	// instances; one client may hold half of them, rounded up. Default 5.
