@@ -31,8 +31,8 @@ const (
 
 // accessGateway starts the gateway with the dashboard's customers (alice and dave, both
 // with passwords and numbered accounts), the Demo Bank branding, a webhook notifier and the
-// gate in front of a recording upstream.
-func accessGateway(t *testing.T) (*receiver, *upstream) {
+// gate in front of a recording upstream; the flow log goes to the file it returns.
+func accessGateway(t *testing.T) (*receiver, *upstream, string) {
 	t.Helper()
 	hook, up := newReceiver(t, nil), newUpstream(t)
 	logo, err := filepath.Abs("../examples/bank-logo.svg")
@@ -67,8 +67,11 @@ func accessGateway(t *testing.T) (*receiver, *upstream) {
 			logo  %s
 			color "#00594f"
 		}`, path, hook.URL, webhookSecret, logo))
+	flowLog := filepath.Join(t.TempDir(), "flow.log")
+	cfg = strings.Replace(cfg, "\tgrace_period 1ns\n", "\tgrace_period 1ns\n\tlog flow {\n\t\toutput file "+flowLog+
+		"\n\t\tformat json\n\t\tlevel INFO\n\t\tinclude ciba\n\t}\n", 1)
 	startGateway(t, strings.ReplaceAll(cfg, accountAPI, "reverse_proxy "+strings.TrimPrefix(up.srv.URL, "http://")))
-	return hook, up
+	return hook, up, flowLog
 }
 
 // consentFor creates a consent of tpp-basic with the body, authorises it for the subject
@@ -147,7 +150,7 @@ func signedIn(r response) bool {
 // field of every consent, newest first; withdraw after a confirm step, and the TPP's token
 // is refused at the gate's next request while the TPP's GET reads Revoked; sign out.
 func TestAccessDashboard(t *testing.T) {
-	_, up := accessGateway(t)
+	_, up, flowLog := accessGateway(t)
 	newTab := phone(t)
 	older, _ := consentFor(t, `{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}}`, "sub-alice", "acc-2")
 	id, tok := consentFor(t, `{"Data":{"Permissions":["ReadAccountsDetail","ReadBalances","ReadTransactionsDetail","ReadTransactionsDebits","ReadPartyPSU"],`+
@@ -243,6 +246,7 @@ func TestAccessDashboard(t *testing.T) {
 	if title := textOf(t, ctx, "#confirm h1"); title != "Withdraw access for Basic TPP?" {
 		t.Fatalf("confirm step: %q", title)
 	}
+	revokedBefore := scrape(t)["caddyciba_consent_transitions_total{status=Revoked}"]
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#withdraw")), chromedp.WaitVisible(chromedp.CSS("#notice"))); err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +262,17 @@ func TestAccessDashboard(t *testing.T) {
 	if r := consentCall(t, client(nil), http.MethodGet, consentsURL+"/"+id, cc, ""); r.body["Data"].(map[string]any)["Status"] != "Revoked" {
 		t.Fatalf("the TPP reads %s", r.raw)
 	}
+	if got := scrape(t)["caddyciba_consent_transitions_total{status=Revoked}"]; got != revokedBefore+1 {
+		t.Errorf("Revoked transitions %v, then %v", revokedBefore, got)
+	}
+	step := `"step":"consent withdrawn by the customer","interaction_id":"`
+	waitFor(t, func() bool {
+		buf, _ := os.ReadFile(flowLog)
+		return strings.Contains(string(buf), step) && strings.Contains(string(buf), `"consent_id":"`+id+`","outcome":"ok"`)
+	})
+	if buf, _ := os.ReadFile(flowLog); strings.Contains(string(buf), alicePIN) || strings.Contains(string(buf), "ciba_access") {
+		t.Fatal("the flow log holds a password or a session cookie")
+	}
 
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#sign-out-button")), chromedp.WaitVisible(chromedp.CSS("#sign-in"))); err != nil {
 		t.Fatal(err)
@@ -272,7 +287,7 @@ func TestAccessDashboard(t *testing.T) {
 // another site, changes nothing; another customer's consent is the same 404 as an unknown
 // one; a signed-out cookie is dead.
 func TestAccessDashboardRefusals(t *testing.T) {
-	accessGateway(t)
+	_, _, _ = accessGateway(t)
 	mine, _ := consentFor(t, consentBody, "sub-alice", "acc-1")
 	daves, _ := consentFor(t, consentBody, "sub-dave", "acc-9")
 
@@ -401,7 +416,7 @@ func cookieValue(setCookie string) string {
 func TestAccessSessionExpiry(t *testing.T) {
 	accessIdle.Store(int64(1500 * time.Millisecond))
 	t.Cleanup(func() { accessIdle.Store(0) })
-	accessGateway(t)
+	_, _, _ = accessGateway(t)
 
 	busy, idle := newCustomer(t), newCustomer(t)
 	for _, cu := range []*customer{busy, idle} {
@@ -424,7 +439,7 @@ func TestAccessSessionExpiry(t *testing.T) {
 // approval page. Five wrong passwords on the dashboard, and the approval page refuses
 // alice's right one; five wrong on the approval page, and the dashboard refuses dave's.
 func TestLockoutSharedWithApprovalPage(t *testing.T) {
-	hook, _ := accessGateway(t)
+	hook, _, _ := accessGateway(t)
 
 	_, _, n := startForAlice(t, hook)
 	for range 5 {
@@ -453,7 +468,7 @@ func TestLockoutSharedWithApprovalPage(t *testing.T) {
 // the decision a link to the access dashboard. An open-ended consent lasts "until you
 // withdraw it".
 func TestApprovalPageShowsTheBank(t *testing.T) {
-	hook, _ := accessGateway(t)
+	hook, _, _ := accessGateway(t)
 	newTab := phone(t)
 	_, _, n := startForAlice(t, hook)
 	ctx := newTab(t)
@@ -513,7 +528,7 @@ func TestApprovalPageShowsTheBank(t *testing.T) {
 
 // TestLogo: the logo is served with its type, nosniff and, for SVG, a sandbox.
 func TestLogo(t *testing.T) {
-	accessGateway(t)
+	_, _, _ = accessGateway(t)
 	r := get(t, client(nil), httpBase+op.PathLogo)
 	want, _ := os.ReadFile("../examples/bank-logo.svg")
 	if r.status != http.StatusOK || r.raw != string(want) || r.header.Get("Content-Type") != "image/svg+xml" ||
