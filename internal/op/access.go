@@ -253,8 +253,7 @@ func (p *Provider) renderList(w http.ResponseWriter, status int, s *accessSessio
 	p.renderAccess(w, status, v)
 }
 
-// renderAccess writes the page with headers that keep it from being framed, cached or
-// leaking its address.
+// renderAccess writes the page.
 func (p *Provider) renderAccess(w http.ResponseWriter, status int, v *accesspage.View) {
 	pg := p.pages()
 	v.Bank, v.Action = p.Branding.BankName(), PathAccess
@@ -267,16 +266,21 @@ func (p *Provider) renderAccess(w http.ResponseWriter, status int, v *accesspage
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
+	setPageHeaders(w.Header(), pg.access.CSP)
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// setPageHeaders are the headers of the customer's pages: never framed, cached, sniffed or
+// leaking their address.
+func setPageHeaders(h http.Header, csp string) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pg.access.CSP)
+	h.Set("Content-Security-Policy", csp)
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
 
 func (p *Provider) clientName(id string) string {

@@ -60,14 +60,7 @@ func (p *Provider) ServeDevice(w http.ResponseWriter, r *http.Request) {
 // or leaking its address.
 func (p *Provider) servePage(w http.ResponseWriter) {
 	pg := p.pages()
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pg.deviceCSP)
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	setPageHeaders(w.Header(), pg.deviceCSP)
 	_, _ = w.Write(pg.devicePage)
 }
 
