@@ -1,6 +1,9 @@
 package op
 
 import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -53,6 +56,32 @@ func TestMaskedNumber(t *testing.T) {
 	for i, a := range dir.BySubject("s").Accounts {
 		if got := maskedNumber(a); got != want[i] {
 			t.Errorf("account %s: %q, want %q", a.AccountID, got, want[i])
+		}
+	}
+}
+
+// TestSessionCookieSecure: the session cookie is Secure everywhere but plain HTTP to a
+// loopback host, where a browser would never send a Secure cookie back.
+func TestSessionCookieSecure(t *testing.T) {
+	for _, tc := range []struct {
+		host   string
+		tls    bool
+		secure bool
+	}{
+		{"localhost:8080", false, false},
+		{"127.0.0.1:8080", false, false},
+		{"[::1]:8080", false, false},
+		{"localhost", true, true},
+		{"bank.example", false, true},
+		{"localhost.bank.example", false, true},
+		{"10.0.0.1:80", false, true},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "http://"+tc.host+PathAccess, nil)
+		if tc.tls {
+			r.TLS = &tls.ConnectionState{}
+		}
+		if got := !loopbackHTTP(r); got != tc.secure {
+			t.Errorf("%s (TLS %v): Secure %v, want %v", tc.host, tc.tls, got, tc.secure)
 		}
 	}
 }
