@@ -536,3 +536,80 @@ func TestLogo(t *testing.T) {
 		t.Fatalf("logo: %d %v", r.status, r.header)
 	}
 }
+
+// TestAccessDashboardRefusalsInBrowser: the refusals as a phone meets them. A withdraw
+// form stripped of its CSRF token, or pointed at another customer's consent, changes
+// nothing; a session left alone ends; five wrong passwords on the dashboard lock the
+// approval page too.
+func TestAccessDashboardRefusalsInBrowser(t *testing.T) {
+	accessIdle.Store(int64(4 * time.Second))
+	t.Cleanup(func() { accessIdle.Store(0) })
+	hook, _, _ := accessGateway(t)
+	newTab := phone(t)
+	mine, _ := consentFor(t, consentBody, "sub-alice", "acc-1")
+	daves, _ := consentFor(t, consentBody, "sub-dave", "acc-9")
+	ctx := newTab(t)
+	signIn := func(password string) {
+		t.Helper()
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(accessURL),
+			chromedp.WaitVisible(chromedp.CSS("#sign-in")),
+			chromedp.SendKeys(chromedp.CSS("#login"), "alice@example.com"),
+			chromedp.SendKeys(chromedp.CSS("#password"), password),
+			chromedp.Click(chromedp.CSS("#sign-in-button")),
+			chromedp.WaitVisible(chromedp.CSS("h1")),
+		); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// edit changes the withdraw form with DevTools, as a forger would, and sends it.
+	edit := func(script string) string {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(f => { `+script+`; return true })(document.querySelector("#consent-`+mine+` form.withdraw"))`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#consent-"+mine+" form.withdraw button")), chromedp.WaitVisible(chromedp.CSS("#error"))); err != nil {
+			t.Fatal(err)
+		}
+		return textOf(t, ctx, "#error")
+	}
+	signIn(alicePIN)
+	if got := edit(`f.querySelector("[name=csrf]").remove(); f.querySelector("[name=action]").value = "withdraw"`); !strings.Contains(got, "expired") {
+		t.Errorf("a form without its CSRF token: %q", got)
+	}
+	if got := edit(`f.querySelector("[name=consent]").value = "` + daves + `"`); got != "There is no such access." {
+		t.Errorf("another customer's consent: %q", got)
+	}
+	for _, id := range []string{mine, daves} {
+		if c, _ := activeApp(t).provider.Consents.Get(id); c.Status != consent.Authorised {
+			t.Fatalf("a refused form changed %s", id)
+		}
+	}
+
+	time.Sleep(4500 * time.Millisecond)
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#sign-in"))); err != nil {
+		t.Fatalf("an idle session still shows the list: %v", err)
+	}
+
+	_, _, n := startForAlice(t, hook)
+	for range 5 {
+		signIn("not-her-pin")
+		if got := textOf(t, ctx, "#error"); got == "" {
+			t.Fatal("a wrong password was not refused")
+		}
+	}
+	page := newTab(t)
+	if err := chromedp.Do(page,
+		chromedp.Navigate(n.DeviceURL),
+		chromedp.WaitVisible(chromedp.CSS("#request")),
+		chromedp.Click(chromedp.CSS(`#accounts input[value="acc-1"]`)),
+		chromedp.SendKeys(chromedp.CSS("#password"), alicePIN),
+		chromedp.Click(chromedp.CSS("#approve")),
+		chromedp.WaitVisible(chromedp.CSS("#error")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got := textOf(t, page, "#error"); !strings.Contains(got, "too many wrong passwords") {
+		t.Fatalf("the approval page after five wrong passwords on the dashboard: %q", got)
+	}
+}
