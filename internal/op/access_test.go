@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,5 +85,25 @@ func TestSessionCookieSecure(t *testing.T) {
 		if got := !loopbackHTTP(r); got != tc.secure {
 			t.Errorf("%s (TLS %v): Secure %v, want %v", tc.host, tc.tls, got, tc.secure)
 		}
+	}
+}
+
+// TestUseNotesConcurrent: of many gated requests of one consent at once, one writes.
+func TestUseNotesConcurrent(t *testing.T) {
+	var n useNotes
+	var wg sync.WaitGroup
+	var writes atomic.Int32
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if n.due("aac-1", 1000) {
+				writes.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if writes.Load() != 1 {
+		t.Fatalf("%d writes", writes.Load())
 	}
 }

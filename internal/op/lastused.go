@@ -21,8 +21,29 @@ const (
 )
 
 type useNotes struct {
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	last map[string]int64 // consent id → unix seconds of the last write
+}
+
+// due tells whether a write is due for the consent at now, and if so notes it as written.
+func (n *useNotes) due(consentID string, now int64) bool {
+	n.mu.RLock()
+	prev, ok := n.last[consentID]
+	n.mu.RUnlock()
+	if ok && now-prev < int64(useEvery/time.Second) {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	// Another request may have noted it in between.
+	if prev, ok := n.last[consentID]; ok && now-prev < int64(useEvery/time.Second) {
+		return false
+	}
+	if n.last == nil || len(n.last) >= useNotesCap {
+		n.last = make(map[string]int64)
+	}
+	n.last[consentID] = now
+	return true
 }
 
 func useKey(consentID string) string { return "consentuse/" + consentID }
@@ -32,17 +53,9 @@ func useKey(consentID string) string { return "consentuse/" + consentID }
 // leaves the previous time showing. It allocates nothing when no write is due.
 func (p *Provider) NoteUse(consentID string) {
 	now := p.Now()
-	n := &p.customer.uses
-	n.mu.Lock()
-	if prev, ok := n.last[consentID]; ok && now.Unix()-prev < int64(useEvery/time.Second) {
-		n.mu.Unlock()
+	if !p.customer.uses.due(consentID, now.Unix()) {
 		return
 	}
-	if n.last == nil || len(n.last) >= useNotesCap {
-		n.last = make(map[string]int64)
-	}
-	n.last[consentID] = now.Unix()
-	n.mu.Unlock()
 	p.async(now.Add(10*time.Second), func(context.Context) {
 		_ = p.Store.Put(useKey(consentID), strconv.AppendInt(nil, now.Unix(), 10), useKeep)
 	})
