@@ -414,7 +414,7 @@ func cookieValue(setCookie string) string {
 // TestAccessSessionExpiry: a session left alone past its idle limit ends; one in use is
 // kept alive past the same span.
 func TestAccessSessionExpiry(t *testing.T) {
-	accessIdle.Store(int64(1500 * time.Millisecond))
+	accessIdle.Store(int64(3 * time.Second))
 	t.Cleanup(func() { accessIdle.Store(0) })
 	_, _, _ = accessGateway(t)
 
@@ -424,8 +424,8 @@ func TestAccessSessionExpiry(t *testing.T) {
 			t.Fatalf("sign-in: %d", r.status)
 		}
 	}
-	for range 6 {
-		time.Sleep(400 * time.Millisecond)
+	for range 7 {
+		time.Sleep(500 * time.Millisecond)
 		if r := busy.get(t); !signedIn(r) {
 			t.Fatal("a session in use ended")
 		}
@@ -542,7 +542,7 @@ func TestLogo(t *testing.T) {
 // nothing; a session left alone ends; five wrong passwords on the dashboard lock the
 // approval page too.
 func TestAccessDashboardRefusalsInBrowser(t *testing.T) {
-	accessIdle.Store(int64(4 * time.Second))
+	accessIdle.Store(int64(8 * time.Second))
 	t.Cleanup(func() { accessIdle.Store(0) })
 	hook, _, _ := accessGateway(t)
 	newTab := phone(t)
@@ -586,7 +586,7 @@ func TestAccessDashboardRefusalsInBrowser(t *testing.T) {
 		}
 	}
 
-	time.Sleep(4500 * time.Millisecond)
+	time.Sleep(8500 * time.Millisecond)
 	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#sign-in"))); err != nil {
 		t.Fatalf("an idle session still shows the list: %v", err)
 	}
