@@ -37,6 +37,8 @@ const (
 	defaultRefreshTTL     = 90 * 24 * time.Hour
 	defaultKeyPublishLead = 10 * time.Minute
 	defaultSigningAlg     = "PS256"
+	// maxDeliveriesCap bounds the delivery pool a config can ask for.
+	maxDeliveriesCap = 1024
 )
 
 // App is the `ciba` app: the OpenID Provider for CIBA in front of a bank's account APIs.
@@ -99,6 +101,10 @@ type App struct {
 	Clients []ClientConfig `json:"clients,omitempty"`
 	// Notifiers reach the user's authentication device, tried in order.
 	Notifiers []NotifierConfig `json:"notifiers,omitempty"`
+	// MaxDeliveries is how many notification attempts (device notifications, ping and
+	// push callbacks) run at once; the deliveries waiting beyond it stay in the store and
+	// outlive a reload or restart. Default 16, at most 1024.
+	MaxDeliveries int `json:"max_deliveries,omitempty"`
 	// Branding is the bank's name, logo and colour on the approval page and the
 	// customer's access dashboard.
 	Branding *BrandingConfig `json:"branding,omitempty"`
@@ -196,6 +202,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		BindingMessage:    bindingMessage,
 		Lockout:           users.Lockout{Attempts: a.PasswordAttempts, Duration: time.Duration(a.PasswordLockout)},
 		MaxPendingPerUser: a.MaxPendingPerUser,
+		MaxDeliveries:     a.MaxDeliveries,
 		Branding:          branding,
 		AccessIdle:        time.Duration(accessIdle.Load()),
 	}, st, ring, reg)
@@ -254,6 +261,9 @@ func (a *App) Validate() error {
 		a.PasswordLockout < 0 || a.PasswordAttempts < 0 || a.MaxPendingPerUser < 0 || a.KeyRotation < 0 || a.KeyPublishLead < 0 {
 		return errors.New("ciba: durations and counts must be positive")
 	}
+	if a.MaxDeliveries < 0 || a.MaxDeliveries > maxDeliveriesCap {
+		return fmt.Errorf("ciba: max_deliveries must be between 1 and %d", maxDeliveriesCap)
+	}
 	if a.MaxAuthReqTTL != 0 && a.AuthReqTTL > a.MaxAuthReqTTL {
 		return errors.New("ciba: auth_req_ttl is longer than max_auth_req_ttl")
 	}
@@ -311,16 +321,24 @@ func loadCertPool(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// Start implements caddy.App; the handlers do the serving.
-func (a *App) Start() error { return nil }
+// Start implements caddy.App: the delivery workers start, and take over what an earlier
+// config left queued; the handlers do the serving.
+func (a *App) Start() error {
+	a.provider.StartDeliveries()
+	return nil
+}
 
 // Stop implements caddy.App.
 func (a *App) Stop() error { return nil }
 
-// Cleanup releases this config's hold on the shared store.
+// Cleanup stops this config's background work and releases its hold on the shared
+// store. Deliveries not made yet stay queued there for the next config.
 func (a *App) Cleanup() error {
 	if a.stopBackground != nil {
 		a.stopBackground()
+	}
+	if a.provider != nil {
+		a.provider.Close()
 	}
 	err := releaseStore(a.storeKey)
 	a.storeKey = ""

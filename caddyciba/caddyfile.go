@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/caddyciba/gateway/internal/ratelimit"
 )
 
 func init() {
@@ -40,6 +42,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		fapi
 //		users            <file>
 //		client_ca        <pem file>
+//		max_deliveries   <n>
 //		client <id> {
 //			name                  <text>
 //			auth                  <method>
@@ -50,6 +53,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //			notification_endpoint <url>
 //			scopes                <scope...>
 //			certificate_bound
+//			rate_limit            <n>/s|<n>/m [burst <m>]
 //		}
 //		notifier webhook <url> {
 //			secret <whsec_...>
@@ -111,6 +115,8 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 		return oneArg(d, &a.BindingMessagePattern)
 	case "password_attempts":
 		return intArg(d, &a.PasswordAttempts)
+	case "max_deliveries":
+		return intArg(d, &a.MaxDeliveries)
 	case "password_lockout":
 		return durationArg(d, &a.PasswordLockout)
 	case "max_pending_per_user":
@@ -194,6 +200,8 @@ func unmarshalClient(d *caddyfile.Dispenser) (ClientConfig, error) {
 				err = d.ArgErr()
 			}
 			c.UserCode = true
+		case "rate_limit":
+			c.RateLimit, err = unmarshalRateLimit(d)
 		default:
 			err = d.Errf("unrecognized client option %q", opt)
 		}
@@ -259,6 +267,28 @@ func unmarshalNotifier(d *caddyfile.Dispenser) (NotifierConfig, error) {
 		return n, fmt.Errorf("%w, at %s:%d", err, file, line)
 	}
 	return n, nil
+}
+
+// unmarshalRateLimit reads `rate_limit <n>/s|<n>/m [burst <m>]`.
+func unmarshalRateLimit(d *caddyfile.Dispenser) (*RateLimitConfig, error) {
+	args := d.RemainingArgs()
+	rl := &RateLimitConfig{}
+	switch {
+	case len(args) == 1:
+	case len(args) == 3 && args[1] == "burst":
+		n, err := strconv.Atoi(args[2])
+		if err != nil || n <= 0 {
+			return nil, d.Errf("rate_limit: burst %q is not a positive number", args[2])
+		}
+		rl.Burst = n
+	default:
+		return nil, d.Err("rate_limit needs <n>/s or <n>/m, then optionally burst <m>")
+	}
+	rl.Rate = args[0]
+	if _, err := ratelimit.Parse(rl.Rate, rl.Burst); err != nil {
+		return nil, d.Errf("rate_limit: %v", err)
+	}
+	return rl, nil
 }
 
 func oneArg(d *caddyfile.Dispenser, dst *string) error {

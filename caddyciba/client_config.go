@@ -10,6 +10,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/ratelimit"
 	"github.com/caddyciba/gateway/notifier"
 )
 
@@ -47,6 +48,19 @@ type ClientConfig struct {
 	// UserCode makes the client send the user's code (their password in the users file)
 	// as user_code with every backchannel request (backchannel_user_code_parameter).
 	UserCode bool `json:"user_code,omitempty"`
+	// RateLimit bounds the client's calls to /token (client_credentials and refresh_token
+	// grants) and /bc-authorize, counted in the store so every instance sharing it draws
+	// from one bucket. Over the limit the answer is 429 with Retry-After. CIBA polling is
+	// never limited here: it keeps answering slow_down. Default: no limit.
+	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
+}
+
+// RateLimitConfig is a token bucket: Rate sustained, Burst at once.
+type RateLimitConfig struct {
+	// Rate is the sustained rate, "<n>/s" or "<n>/m".
+	Rate string `json:"rate"`
+	// Burst is how many calls may come at once after an idle time. Default: the rate's n.
+	Burst int `json:"burst,omitempty"`
 }
 
 // validate checks what the config alone can tell, so a Caddyfile error surfaces at adapt time.
@@ -78,6 +92,11 @@ func (cc *ClientConfig) validate() error {
 	default:
 		return fmt.Errorf("client %q: delivery_mode %q is not poll, ping or push", cc.ID, cc.DeliveryMode)
 	}
+	if cc.RateLimit != nil {
+		if _, err := ratelimit.Parse(cc.RateLimit.Rate, cc.RateLimit.Burst); err != nil {
+			return fmt.Errorf("client %q: rate_limit: %v", cc.ID, err)
+		}
+	}
 	if cc.NotificationEndpoint != "" {
 		u, err := url.Parse(cc.NotificationEndpoint)
 		if err != nil || !notifier.AllowedTarget(u) {
@@ -107,6 +126,13 @@ func (cc *ClientConfig) build(repl *caddy.Replacer) (*clients.Client, error) {
 	}
 	if c.Name == "" {
 		c.Name = c.ID
+	}
+	if cc.RateLimit != nil {
+		r, err := ratelimit.Parse(cc.RateLimit.Rate, cc.RateLimit.Burst)
+		if err != nil {
+			return nil, fmt.Errorf("client %q: rate_limit: %w", cc.ID, err)
+		}
+		c.RateLimit = &r
 	}
 	if c.DeliveryMode == "" {
 		c.DeliveryMode = "poll"

@@ -186,10 +186,20 @@ func appendUser(path string, u map[string]any) error {
 
 func keygenCommand() *cobra.Command {
 	var alg, kid, out string
+	var force bool
 	cmd := &cobra.Command{
-		Use:   "keygen --alg ES256|PS256|EdDSA --kid KID --out PREFIX",
+		Use:   "keygen --alg ES256|PS256|EdDSA --kid KID --out PREFIX [--force]",
 		Short: "Make a client key pair: PREFIX.private.jwk.json for the TPP, PREFIX.jwks.json for jwks_file",
+		Long: "Makes a client key pair: PREFIX.private.jwk.json for the TPP, PREFIX.jwks.json for jwks_file.\n" +
+			"Existing files are never replaced unless --force is given: a key in use would be lost.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !force {
+				for _, path := range []string{out + ".private.jwk.json", out + ".jwks.json"} {
+					if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+						return fmt.Errorf("%s exists: keygen does not replace a key without --force", path)
+					}
+				}
+			}
 			var raw any
 			var err error
 			switch alg {
@@ -239,6 +249,7 @@ func keygenCommand() *cobra.Command {
 	f.StringVar(&alg, "alg", "ES256", "ES256, PS256 or EdDSA")
 	f.StringVar(&kid, "kid", "", "the key id (default: the alg and the time)")
 	f.StringVar(&out, "out", "", "the files' path prefix")
+	f.BoolVar(&force, "force", false, "replace existing key files")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -267,13 +278,21 @@ func consentsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "consents [--storage DIR | --postgres DSN] [--client ID] [--status STATUS]",
 		Short: "List the consents in a stopped gateway's storage (or a PostgreSQL one's, running or not), one JSON object a line",
+		Long: "Lists the consents in a stopped gateway's storage (or a PostgreSQL one's, running or not), one\n" +
+			"JSON object a line. Badger storage is opened read-only: the command changes nothing there, and\n" +
+			"a directory without storage is an error.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var s store.Store
 			var err error
 			if dsn != "" {
 				s, err = store.OpenPostgres(dsn, store.PostgresOptions{MaxConns: 2})
-			} else if s, err = store.OpenBadger(dir, nil); err != nil {
-				err = fmt.Errorf("open %s (is the gateway still running?): %w", dir, err)
+			} else {
+				switch s, err = store.OpenBadgerReadOnly(dir); {
+				case errors.Is(err, store.ErrNoStore):
+					err = fmt.Errorf("%s holds no gateway storage: give --storage the directory of the ciba app's storage option", dir)
+				case err != nil:
+					err = fmt.Errorf("open %s read-only (is the gateway still running?): %w", dir, err)
+				}
 			}
 			if err != nil {
 				return err

@@ -179,7 +179,12 @@ func TestConsentEndpointRefusals(t *testing.T) {
 				t.Fatalf("got %d %s, want %d", r.status, r.raw, tc.status)
 			}
 			if tc.status == 401 {
-				if r.raw != "" || r.header.Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+				// RFC 6750 §3.1: an error code only when a token was sent.
+				want := `Bearer realm="` + httpBase + `"`
+				if tc.tok != "" {
+					want += `, error="invalid_token", error_description=`
+				}
+				if got := r.header.Get("WWW-Authenticate"); r.raw != "" || !strings.HasPrefix(got, want) || (tc.tok == "" && got != want) {
 					t.Fatalf("401 with body %q / challenge %q", r.raw, r.header.Get("WWW-Authenticate"))
 				}
 				return

@@ -25,13 +25,21 @@ func NewCallback() *Callback {
 // Send delivers body to endpoint; the endpoint was checked at configuration (HTTPS unless
 // loopback).
 func (c *Callback) Send(ctx context.Context, endpoint, bearer string, body []byte) error {
-	return retrying(ctx, c.FirstBackoff, c.MaxBackoff, func() (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
-		if err != nil {
-			return false, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+bearer)
-		return send(c.client, req)
-	})
+	return retrying(ctx, c.FirstBackoff, c.MaxBackoff, func() (bool, error) { return c.Attempt(ctx, endpoint, bearer, body) })
+}
+
+// Attempt makes one delivery; retry tells whether another may succeed.
+func (c *Callback) Attempt(ctx context.Context, endpoint, bearer string, body []byte) (retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	return send(c.client, req)
+}
+
+// Backoff is the wait after the given failed attempt (1 for the first).
+func (c *Callback) Backoff(attempt int) time.Duration {
+	return Backoff(c.FirstBackoff, c.MaxBackoff, attempt)
 }

@@ -25,5 +25,8 @@ func TestLogChannel(t *testing.T) {
 		if got := strings.Contains(out, "ciba/device/r1#t=secret"); got != show {
 			t.Fatalf("show_links=%v, link logged=%v: %s", show, got, out)
 		}
+		if got := strings.Contains(out, `"decision_url":"`+sample().DecisionURL+`"`); got != show || sample().DecisionURL == "" {
+			t.Fatalf("show_links=%v, decision URL logged=%v: %s", show, got, out)
+		}
 	}
 }

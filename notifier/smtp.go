@@ -74,25 +74,33 @@ func (s *SMTP) Check() error {
 // Notify implements Channel: temporary failures (a 4xx reply, a dropped connection) are
 // retried until the request expires, permanent ones (5xx) are not.
 func (s *SMTP) Notify(ctx context.Context, n *Notification) error {
+	return retrying(ctx, time.Second, 30*time.Second, func() (bool, error) { return s.Attempt(ctx, n) })
+}
+
+// Attempt implements Attempter.
+func (s *SMTP) Attempt(ctx context.Context, n *Notification) (bool, error) {
 	if n.Email == "" {
-		return ErrNoAddress
+		return false, ErrNoAddress
 	}
 	msg, err := s.message(n)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return retrying(ctx, time.Second, 30*time.Second, func() (bool, error) {
-		err := s.send(ctx, n.Email, msg)
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			return se.Temporary(), err
-		}
-		return err != nil && ctx.Err() == nil, err
-	})
+	err = s.send(ctx, n.Email, msg)
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Temporary(), err
+	}
+	return err != nil, err
+}
+
+// Backoff implements Attempter.
+func (s *SMTP) Backoff(attempt int) time.Duration {
+	return Backoff(time.Second, 30*time.Second, attempt)
 }
 
 func (s *SMTP) send(ctx context.Context, to string, msg []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	ctx, cancel := context.WithTimeout(ctx, AttemptTimeout)
 	defer cancel()
 	host, _, _ := net.SplitHostPort(s.Address)
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -183,4 +191,4 @@ func domainOf(addr string) string {
 	return "localhost"
 }
 
-var _ Channel = (*SMTP)(nil)
+var _ Attempter = (*SMTP)(nil)

@@ -52,22 +52,30 @@ func (w *Webhook) Name() string { return "webhook" }
 
 // Notify implements Channel.
 func (w *Webhook) Notify(ctx context.Context, n *Notification) error {
+	return retrying(ctx, w.FirstBackoff, w.MaxBackoff, func() (bool, error) { return w.Attempt(ctx, n) })
+}
+
+// Attempt implements Attempter.
+func (w *Webhook) Attempt(ctx context.Context, n *Notification) (bool, error) {
 	body, err := json.Marshal(n)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return retrying(ctx, w.FirstBackoff, w.MaxBackoff, func() (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.target.String(), bytes.NewReader(body))
-		if err != nil {
-			return false, err
-		}
-		ts := strconv.FormatInt(w.now().Unix(), 10)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("webhook-id", n.ID)
-		req.Header.Set("webhook-timestamp", ts)
-		req.Header.Set("webhook-signature", "v1,"+Sign(w.key, n.ID, ts, body))
-		return send(w.client, req)
-	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.target.String(), bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	ts := strconv.FormatInt(w.now().Unix(), 10)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("webhook-id", n.ID)
+	req.Header.Set("webhook-timestamp", ts)
+	req.Header.Set("webhook-signature", "v1,"+Sign(w.key, n.ID, ts, body))
+	return send(w.client, req)
+}
+
+// Backoff implements Attempter.
+func (w *Webhook) Backoff(attempt int) time.Duration {
+	return Backoff(w.FirstBackoff, w.MaxBackoff, attempt)
 }
 
 // Sign is the Standard Webhooks signature: base64 of HMAC-SHA256 over "id.timestamp.body".
@@ -78,4 +86,4 @@ func Sign(key []byte, id, timestamp string, body []byte) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-var _ Channel = (*Webhook)(nil)
+var _ Attempter = (*Webhook)(nil)

@@ -200,7 +200,11 @@ func TestConsentsOfAStoppedGateway(t *testing.T) {
 	_ = gw.Wait()
 	stopped = true
 
+	before := tree(t, filepath.Join(dir, "data"))
 	out := ciba(t, "", false, "consents", "--storage", filepath.Join(dir, "data"), "--client", "tpp-1")
+	if after := tree(t, filepath.Join(dir, "data")); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("listing changed the storage:\nbefore %v\nafter  %v", before, after)
+	}
 	var lines []map[string]any
 	for sc := bufio.NewScanner(strings.NewReader(out)); sc.Scan(); {
 		var m map[string]any

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/caddyciba/gateway/internal/ratelimit"
 )
 
 // Method is a token_endpoint_auth_method.
@@ -60,6 +62,9 @@ type Client struct {
 	// UserCode is backchannel_user_code_parameter: the client sends the user's code
 	// (their password) with every backchannel request.
 	UserCode bool
+	// RateLimit bounds the client's /token (client credentials, refresh) and
+	// /bc-authorize calls; nil is no limit.
+	RateLimit *ratelimit.Rate
 
 	secret secretHash
 }

@@ -5,6 +5,7 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -17,6 +18,8 @@ type Error struct {
 	Status      int    `json:"-"`
 	// Challenge, when set, is sent as the WWW-Authenticate header (client_secret_basic failures).
 	Challenge string `json:"-"`
+	// RetryAfter, when positive, is sent as the Retry-After header, in seconds.
+	RetryAfter int `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -39,6 +42,14 @@ func UnsupportedGrantType(d string) *Error { return newError("unsupported_grant_
 func AccessDenied(d string) *Error         { return newError("access_denied", 403, d) }
 func ServerError(d string) *Error          { return newError("server_error", 500, d) }
 
+// RateLimited is the answer over a client's rate limit. RFC 6749 has no code for it, so
+// it is invalid_request with 429 (RFC 6585) and Retry-After in whole seconds.
+func RateLimited(retryAfter int) *Error {
+	e := newError("invalid_request", http.StatusTooManyRequests, "rate limit exceeded")
+	e.RetryAfter = max(retryAfter, 1)
+	return e
+}
+
 // AsError turns any error into an OAuth error; unknown errors become a server_error that
 // reveals nothing of their text.
 func AsError(err error) *Error {
@@ -53,6 +64,9 @@ func WriteError(w http.ResponseWriter, err error) {
 	oe := AsError(err)
 	if oe.Challenge != "" {
 		w.Header().Set("WWW-Authenticate", oe.Challenge)
+	}
+	if oe.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
 	}
 	WriteJSON(w, oe.Status, oe)
 }

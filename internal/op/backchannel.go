@@ -62,6 +62,9 @@ func (p *Provider) backchannel(w http.ResponseWriter, r *http.Request) (*Backcha
 		return nil, "", err
 	}
 	id := client.Client.ID
+	if err := p.rateLimit(client.Client); err != nil {
+		return nil, id, err
+	}
 	if !client.Client.AllowsScope([]string{"openid"}) || (p.FAPI && client.Client.DeliveryMode == clients.Push) {
 		return nil, id, oauth.UnauthorizedClient("the client is not registered for CIBA")
 	}

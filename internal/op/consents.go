@@ -61,12 +61,16 @@ func (p *Provider) ServeConsents(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) consentCaller(w http.ResponseWriter, r *http.Request) (string, bool) {
 	tok, ok := BearerToken(r)
 	if !ok {
-		RefuseToken(w)
+		p.refuseCredentials(w, "")
 		return "", false
 	}
 	rec, err := token.LookupAccess(p.Store, tok, p.Now())
-	if err != nil || !rec.PresentedOver(r.TLS) {
-		RefuseToken(w)
+	if err != nil {
+		p.refuseCredentials(w, whyUnknown)
+		return "", false
+	}
+	if !rec.PresentedOver(r.TLS) {
+		p.refuseCredentials(w, whyCertificate)
 		return "", false
 	}
 	if rec.Grant != token.ClientCredentials || !slices.Contains(strings.Fields(rec.Scope), consentScope) {

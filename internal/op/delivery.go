@@ -1,9 +1,7 @@
 package op
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/ciba"
@@ -11,9 +9,9 @@ import (
 	"github.com/caddyciba/gateway/notifier"
 )
 
-// notifyDevice hands the request to the user's authentication device through the
-// channels, in order, until one delivers; it runs after the acknowledgement, bounded by
-// the request's expiry. A failure is logged and the request stays pending.
+// notifyDevice queues the request for the user's authentication device: the workers try
+// the channels, in order, until one delivers, bounded by the request's expiry. A failure
+// is logged and the request stays pending.
 func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.DeviceLink) {
 	perms := make([]string, len(ar.consent.Permissions))
 	for i, perm := range ar.consent.Permissions {
@@ -46,20 +44,10 @@ func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.De
 	if e := ar.consent.Expiration; e != nil {
 		n.Consent.ExpirationDateTime = e.Raw
 	}
-	p.async(req.ExpiresAt, func(ctx context.Context) {
-		for _, ch := range p.Channels {
-			err := ch.Notify(ctx, n)
-			logCtx := WithInteraction(ctx, ar.interaction)
-			if err == nil {
-				notifierDeliveries.WithLabelValues(ch.Name(), "delivered").Inc()
-				p.logStep(logCtx, "device_notify", req.ClientID, req.ConsentID, "ok", slog.String("channel", ch.Name()))
-				return
-			}
-			notifierDeliveries.WithLabelValues(ch.Name(), "failed").Inc()
-			p.logStep(logCtx, "device_notify", req.ClientID, req.ConsentID, "failed",
-				slog.String("channel", ch.Name()), slog.String("error", err.Error()))
-		}
-	})
+	p.enqueue(&delivery{
+		Kind: kindDevice, Expires: req.ExpiresAt, ClientID: req.ClientID, ConsentID: req.ConsentID,
+		Interaction: ar.interaction,
+	}, n)
 }
 
 // callbackDeadline bounds a ping or push that outlives the request's own expiry.
@@ -85,16 +73,9 @@ func (p *Provider) deliverResult(req *ciba.Request, tokens *TokenResponse) {
 	if soonest := p.Now().Add(callbackDeadline); deadline.Before(soonest) {
 		deadline = soonest
 	}
-	p.async(deadline, func(ctx context.Context) {
-		err := p.callback.Send(ctx, c.NotificationEndpoint, req.NotificationToken, buf)
-		outcome := "delivered"
-		if err != nil {
-			outcome = err.Error()
-		}
-		p.Log.LogAttrs(ctx, slog.LevelInfo, "client notification", slog.String("mode", req.Mode),
-			slog.String("client_id", req.ClientID), slog.String("consent_id", req.ConsentID),
-			slog.String("outcome", outcome))
-	})
+	p.enqueue(&delivery{
+		Kind: kindCallback, Expires: deadline, ClientID: req.ClientID, ConsentID: req.ConsentID, Mode: req.Mode,
+	}, callbackPayload{Bearer: req.NotificationToken, Body: buf})
 }
 
 // pushBody is the pushed token response, or the pushed error when the user denied.

@@ -3,6 +3,7 @@ package op
 import (
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/obie"
@@ -23,13 +24,19 @@ type Refusal struct {
 	message string
 	item    obie.Item
 	allow   string // the Allow header of a 405
+	// challenge is the WWW-Authenticate header: of every 401, and of the 403 of a token
+	// without the account APIs' scope (RFC 6750 §3.1 insufficient_scope).
+	challenge string
 }
 
 // Write answers the refusal: 401 with the Bearer challenge and no body for a token that
 // does not count, the Open Banking error body otherwise.
 func (f *Refusal) Write(w http.ResponseWriter) {
+	if f.challenge != "" {
+		w.Header().Set("WWW-Authenticate", f.challenge)
+	}
 	if f.status == http.StatusUnauthorized {
-		RefuseToken(w)
+		w.WriteHeader(f.status)
 		return
 	}
 	if f.allow != "" {
@@ -41,7 +48,15 @@ func (f *Refusal) Write(w http.ResponseWriter) {
 // Status is the HTTP status of the refusal.
 func (f *Refusal) Status() int { return f.status }
 
-var refuseToken = &Refusal{status: http.StatusUnauthorized}
+// refuseToken is the 401 of a request without a usable token; why is empty when it sent
+// none. Built only on the refusal path: admitting allocates nothing for it.
+func (p *Provider) refuseToken(why string) *Refusal {
+	code := ""
+	if why != "" {
+		code = "invalid_token"
+	}
+	return &Refusal{status: http.StatusUnauthorized, challenge: challenge(p.Issuer, code, why)}
+}
 
 func forbidden(message, code, detail, path string) *Refusal {
 	return &Refusal{status: http.StatusForbidden, message: message, item: obie.Item{ErrorCode: code, Message: detail, Path: path}}
@@ -51,7 +66,9 @@ func forbidden(message, code, detail, path string) *Refusal {
 // methods, without a body; a live CIBA token from the Authorization header, over its bound
 // certificate; its whole grant holding (checkGrant: client, user, refresh token, consent
 // Authorised and unexpired); the endpoint covered by the consent's permissions; an
-// AccountId in the path one the user selected.
+// AccountId in the path one the user selected. Each refusal says which of these failed,
+// and nothing about data the token does not already reach: an account outside the consent
+// is refused in the same words whether or not it exists.
 func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 	ep, refusal := endpointOf(r)
 	if refusal != nil {
@@ -59,27 +76,34 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 	}
 	tok, ok := BearerToken(r)
 	if !ok {
-		return nil, refuseToken
+		return nil, p.refuseToken("")
 	}
 	now := p.Now()
 	rec, err := p.accessRecords.Get(p.Store, token.AccessKey(tok))
-	if err != nil || !rec.Live(now) || !rec.PresentedOver(r.TLS) {
-		return nil, refuseToken
+	switch {
+	case err != nil:
+		return nil, p.refuseToken(whyUnknown)
+	case !rec.Live(now):
+		return nil, p.refuseToken(whyExpired)
+	case !rec.PresentedOver(r.TLS):
+		return nil, p.refuseToken(whyCertificate)
 	}
 	if rec.Grant != token.CIBA || rec.ConsentID == "" {
-		return nil, forbidden("The token cannot read accounts", obie.CodeHeaderInvalid,
+		f := forbidden("The token cannot read accounts", obie.CodeHeaderInvalid,
 			"a token issued by the CIBA grant is required", "Authorization")
+		f.challenge = challenge(p.Issuer, "insufficient_scope",
+			"the account APIs need a token of the CIBA grant, issued for an authorised consent")
+		return nil, f
 	}
-	c, verdict := p.checkGrant(p.Store, accessGrant(rec), now)
+	c, verdict, why := p.judgeGrant(p.Store, accessGrant(rec), now)
 	switch verdict {
 	case grantOver:
-		return nil, refuseToken
+		return nil, p.refuseToken(why)
 	case grantUnreadable:
 		return nil, &Refusal{status: http.StatusInternalServerError, message: "Unexpected error",
 			item: obie.Item{ErrorCode: obie.CodeUnexpectedError, Message: "the grant could not be read"}}
 	case grantNotAuthorised:
-		return nil, forbidden("The consent is not authorised", obie.CodeInvalidConsent,
-			"consent status is "+string(c.StatusAt(now)), "ConsentId")
+		return nil, notAuthorised(c, rec.ClientID, now)
 	}
 	if !c.Permits(ep.Resource) {
 		return nil, forbidden("Consent does not permit this resource", obie.CodeFieldInvalid,
@@ -87,9 +111,27 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 	}
 	if ep.AccountID != "" && !c.HasAccount(ep.AccountID) {
 		return nil, forbidden("The account is not part of the consent", obie.CodeFieldInvalid,
-			"the user did not select this account", "AccountId")
+			"AccountId "+ep.AccountID+" is not one the user selected for the consent", "AccountId")
 	}
 	return &Admission{Token: rec, Consent: c, Endpoint: ep}, nil
+}
+
+// notAuthorised is the 403 of a consent that exists but does not stand authorised for the
+// token's client, naming its status and what that means.
+func notAuthorised(c *consent.Consent, clientID string, now time.Time) *Refusal {
+	status := c.StatusAt(now)
+	detail := "consent status is " + string(status)
+	switch {
+	case c.ClientID != clientID:
+		detail = "the consent was not granted to this client"
+	case status == consent.Revoked:
+		detail += ": the customer or the bank withdrew access"
+	case status == consent.Rejected:
+		detail += ": the customer declined, or did not authorise it in time"
+	case status == consent.AwaitingAuthorisation:
+		detail += ": the customer has not authorised it yet"
+	}
+	return forbidden("The consent is not authorised", obie.CodeInvalidConsent, detail, "ConsentId")
 }
 
 // The refusals of a request the endpoint table rules out, whoever sends it.

@@ -36,32 +36,44 @@ type grantRef struct {
 // its refresh token (if any) is neither revoked nor expired, and its consent is this client's, Authorised
 // and unexpired. It returns the consent when the grant holds.
 func (p *Provider) checkGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict) {
-	if g.consentID == "" || p.Clients.Lookup(g.clientID) == nil {
-		return nil, grantOver
+	c, v, _ := p.judgeGrant(r, g, now)
+	return c, v
+}
+
+// judgeGrant is checkGrant with, for a grant that is over, why (a why* constant, for the
+// gate's error_description); the reason costs nothing on the path where the grant holds.
+func (p *Provider) judgeGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict, string) {
+	if g.consentID == "" {
+		return nil, grantOver, whyConsentGone
+	}
+	if p.Clients.Lookup(g.clientID) == nil {
+		return nil, grantOver, whyClient
 	}
 	if u := p.Users.BySubject(g.subject); u == nil || u.Disabled {
-		return nil, grantOver
+		return nil, grantOver, whyUser
 	}
 	if g.refreshKey != "" {
 		rt, err := p.refreshRecords.Get(r, g.refreshKey)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || errors.Is(err, token.ErrInvalid) || (err == nil && !rt.Live(now)):
-			return nil, grantOver
+			return nil, grantOver, whyRefresh
 		case err != nil:
-			return nil, grantUnreadable
+			return nil, grantUnreadable, ""
 		}
 	}
 	c, err := p.consentRecords.Get(r, consent.StoreKey(g.consentID))
 	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && c.Expired(now)):
+	case errors.Is(err, store.ErrNotFound):
 		// A deleted or expired consent ends its tokens (UK OB: 401).
-		return nil, grantOver
+		return nil, grantOver, whyConsentGone
+	case err == nil && c.Expired(now):
+		return nil, grantOver, whyConsentOver
 	case err != nil:
-		return nil, grantUnreadable
+		return nil, grantUnreadable, ""
 	case c.Status != consent.Authorised || c.ClientID != g.clientID:
-		return c, grantNotAuthorised
+		return c, grantNotAuthorised, ""
 	}
-	return c, grantHolds
+	return c, grantHolds, ""
 }
 
 // accessGrant is the grant an access token stands for.

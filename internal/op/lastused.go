@@ -1,7 +1,6 @@
 package op
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,9 +55,14 @@ func (p *Provider) NoteUse(consentID string) {
 	if !p.customer.uses.due(consentID, now.Unix()) {
 		return
 	}
-	p.async(now.Add(10*time.Second), func(context.Context) {
+	if p.background.Err() != nil {
+		return
+	}
+	p.inflight.Add(1)
+	go func() {
+		defer p.inflight.Done()
 		_ = p.Store.Put(useKey(consentID), strconv.AppendInt(nil, now.Unix(), 10), useKeep)
-	})
+	}()
 }
 
 // LastUse is when the consent was last admitted at the gate, to the minute, or the zero

@@ -62,7 +62,7 @@ var (
 // Collectors are the series to register in a Prometheus registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{backchannelRequests, decisions, expiries, decisionSeconds, tokensIssued,
-		notifierDeliveries, gateDecisions, consentTransitions, pendingRequests}
+		notifierDeliveries, gateDecisions, consentTransitions, pendingRequests, rateLimited}
 }
 
 // pending counts live requests by the second they expire: constant memory whatever the

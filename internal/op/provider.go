@@ -13,6 +13,7 @@ import (
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/keys"
+	"github.com/caddyciba/gateway/internal/ratelimit"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 	"github.com/caddyciba/gateway/internal/users"
@@ -47,6 +48,9 @@ type Config struct {
 	// MaxPendingPerUser caps a user's live backchannel requests, across clients and
 	// instances; one client may hold half of them, rounded up. Default 5.
 	MaxPendingPerUser int
+	// MaxDeliveries is the size of the pool that makes notification attempts; deliveries
+	// beyond it wait in the store. Default DefaultMaxDeliveries.
+	MaxDeliveries int
 	// Branding is the bank's identity on the customer's pages.
 	Branding Branding
 	// AccessIdle ends a dashboard session this long after its last use. Default 15m.
@@ -82,9 +86,11 @@ type Provider struct {
 	refreshRecords *store.Decoded[token.Refresh]
 	consentRecords *store.Decoded[consent.Consent]
 
-	// background is where notifications and callbacks run after the answer is sent;
-	// Close cancels it and waits.
+	// background is where the delivery workers run; Close cancels it and waits. What
+	// they have not delivered stays queued in the store.
 	callback   *notifier.Callback
+	deliveries deliveryQueue
+	limits     *ratelimit.Limiter
 	background context.Context
 	cancel     context.CancelFunc
 	inflight   sync.WaitGroup
@@ -118,6 +124,7 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	p.refreshRecords = store.NewDecoded(gateCacheSize, token.DecodeRefresh)
 	p.consentRecords = store.NewDecoded(gateCacheSize, consent.Decode)
 	p.callback = notifier.NewCallback()
+	p.limits = &ratelimit.Limiter{Store: s, Prefix: rateLimitPrefix}
 	p.background, p.cancel = context.WithCancel(context.Background())
 	// A client assertion may name the issuer or the endpoint it is sent to (CIBA §7.1).
 	audiences := []string{cfg.Issuer}
@@ -139,18 +146,8 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	return p
 }
 
-// async runs fn after the answer is sent, bounded by deadline.
-func (p *Provider) async(deadline time.Time, fn func(ctx context.Context)) {
-	p.inflight.Add(1)
-	go func() {
-		defer p.inflight.Done()
-		ctx, cancel := context.WithDeadline(p.background, deadline)
-		defer cancel()
-		fn(ctx)
-	}()
-}
-
-// Close stops the deliveries still running and waits for them.
+// Close stops the delivery workers and waits for them; an attempt cut short goes back
+// to the queue, due at once.
 func (p *Provider) Close() {
 	p.cancel()
 	p.inflight.Wait()

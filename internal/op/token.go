@@ -52,10 +52,16 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) (*TokenResponse
 	grant := token.Grant(form.Get("grant_type"))
 	switch grant {
 	case token.ClientCredentials:
+		if err = p.rateLimit(client.Client); err != nil {
+			return nil, client.Client.ID, err
+		}
 		resp, err = p.clientCredentials(client, form)
 	case token.CIBA:
 		resp, err = p.cibaGrant(client, form)
 	case token.RefreshToken:
+		if err = p.rateLimit(client.Client); err != nil {
+			return nil, client.Client.ID, err
+		}
 		resp, err = p.refreshGrant(client, form)
 	case "":
 		return nil, client.Client.ID, oauth.InvalidRequest("grant_type is missing")

@@ -1,0 +1,541 @@
+package op
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/notifier"
+)
+
+// Deliveries (device notifications, ping and push callbacks) wait in the store, not in
+// goroutines: one record per delivery under delivery/q/<due>/<id>, so a scan in key order
+// meets the due ones first. A fixed pool of workers claims a due record by moving it to
+// now+leaseTTL in one transaction — two workers, or two instances on one store, never
+// make the same attempt at once, and a worker that dies leaves the record due again
+// after the lease. The payload carries one-time tokens (device link, push tokens,
+// notification token), so it is sealed with a key kept in the store: a record read alone
+// (a log, a dump of the prefix) does not reveal them.
+
+// DefaultMaxDeliveries is the worker pool's size when the config sets none: attempts
+// mostly wait on the network, so a few per core.
+const DefaultMaxDeliveries = 16
+
+const (
+	deliveryPrefix = "delivery/q/"
+	deliveryKeyKey = "delivery/key"
+	// leaseTTL outlasts one attempt, so a record is claimed again only after its worker
+	// gave up on it.
+	leaseTTL = notifier.AttemptTimeout + 5*time.Second
+	// deliveryPoll is how often an idle worker looks for records made by another instance
+	// or come due after a backoff.
+	deliveryPoll = 500 * time.Millisecond
+	// claimBatch bounds the due keys one scan collects.
+	claimBatch = 16
+)
+
+// Kinds of delivery.
+const (
+	kindDevice   = "device"
+	kindCallback = "callback"
+)
+
+// delivery is one queued delivery. Due is in the key, not here, so a claim rewrites only the key.
+type delivery struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	Attempts    int       `json:"attempts,omitempty"`
+	Channel     int       `json:"channel,omitempty"`
+	Expires     time.Time `json:"exp"`
+	ClientID    string    `json:"client_id"`
+	ConsentID   string    `json:"consent_id,omitempty"`
+	Mode        string    `json:"mode,omitempty"`
+	Interaction string    `json:"interaction,omitempty"`
+	Sealed      []byte    `json:"sealed"`
+}
+
+// callbackPayload is the sealed part of a ping or push.
+type callbackPayload struct {
+	Bearer string          `json:"bearer"`
+	Body   json.RawMessage `json:"body"`
+}
+
+// deliveryQueue is the provider's side of the queue: the pool and the sealing key.
+type deliveryQueue struct {
+	once sync.Once
+	wake chan struct{}
+	mu   sync.Mutex
+	aead cipher.AEAD
+	// attemptTimeout bounds one attempt; notifier.AttemptTimeout when zero (tests shorten it).
+	attemptTimeout time.Duration
+}
+
+func deliveryKey(due time.Time, id string) string {
+	return fmt.Sprintf("%s%020d/%s", deliveryPrefix, due.UnixNano(), id)
+}
+
+// dueOf reads the due time back from a key.
+func dueOf(key string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(key, deliveryPrefix)
+	if !ok || len(rest) < 21 || rest[20] != '/' {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(rest[:20], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n), true
+}
+
+// StartDeliveries starts the worker pool; records left by an earlier config or instance
+// are picked up from the store. It is also started by the first delivery.
+func (p *Provider) StartDeliveries() {
+	q := &p.deliveries
+	q.once.Do(func() {
+		q.wake = make(chan struct{}, 1)
+		if p.background.Err() != nil {
+			return
+		}
+		n := p.MaxDeliveries
+		if n <= 0 {
+			n = DefaultMaxDeliveries
+		}
+		p.inflight.Add(1)
+		go p.dispatch(n)
+	})
+}
+
+// enqueue stores a delivery due now; a failure is logged, the flow goes on without it.
+func (p *Provider) enqueue(d *delivery, payload any) {
+	p.StartDeliveries()
+	err := p.putDelivery(d, payload)
+	if err != nil {
+		p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery not queued", slog.String("kind", d.Kind),
+			slog.String("client_id", d.ClientID), slog.String("error", err.Error()))
+		return
+	}
+	select {
+	case p.deliveries.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Provider) putDelivery(d *delivery, payload any) error {
+	var id [12]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+	d.ID = base64.RawURLEncoding.EncodeToString(id[:])
+	plain, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	aead, err := p.deliveryAEAD()
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	d.Sealed = aead.Seal(nonce, nonce, plain, []byte(d.ID))
+	val, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	now := p.Now()
+	return p.Store.Put(deliveryKey(now, d.ID), val, recordTTL(now, d.Expires))
+}
+
+// recordTTL keeps a record a lease past its expiry, so the store drops it if no worker does.
+func recordTTL(now, expires time.Time) time.Duration {
+	return max(expires.Sub(now), 0) + leaseTTL
+}
+
+// deliveryAEAD loads, or makes once for every instance on the store, the sealing key.
+func (p *Provider) deliveryAEAD() (cipher.AEAD, error) {
+	q := &p.deliveries
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.aead != nil {
+		return q.aead, nil
+	}
+	key, err := p.Store.Get(deliveryKeyKey)
+	if errors.Is(err, store.ErrNotFound) {
+		key = make([]byte, 32)
+		if _, err = rand.Read(key); err != nil {
+			return nil, err
+		}
+		if err = p.Store.PutNew(deliveryKeyKey, key, 0); errors.Is(err, store.ErrExists) {
+			key, err = p.Store.Get(deliveryKeyKey)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(key) != 32 {
+		return nil, errors.New("the delivery key in the store is not 32 bytes")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	if q.aead, err = cipher.NewGCM(block); err != nil {
+		return nil, err
+	}
+	return q.aead, nil
+}
+
+func (p *Provider) open(d *delivery, into any) error {
+	aead, err := p.deliveryAEAD()
+	if err != nil {
+		return err
+	}
+	if len(d.Sealed) < aead.NonceSize() {
+		return errors.New("sealed payload too short")
+	}
+	plain, err := aead.Open(nil, d.Sealed[:aead.NonceSize()], d.Sealed[aead.NonceSize():], []byte(d.ID))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(plain, into)
+}
+
+// claimed is a leased record handed from the dispatcher to a worker.
+type claimed struct {
+	d      *delivery
+	leased string
+}
+
+// dispatch is the one goroutine that scans the queue: it claims a due record only when a
+// worker is free, so at most n records are leased by this instance at a time, and the
+// scans (and the store's prefetching under them) do not multiply with the pool.
+func (p *Provider) dispatch(n int) {
+	defer p.inflight.Done()
+	free := make(chan struct{}, n)
+	work := make(chan claimed, n)
+	p.inflight.Add(n)
+	for range n {
+		go p.deliveryWorker(work, free)
+	}
+	defer close(work)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var due []string
+	for {
+		select {
+		case free <- struct{}{}:
+		case <-p.background.Done():
+			return
+		}
+		for {
+			if p.background.Err() != nil {
+				return
+			}
+			var next time.Time
+			if len(due) == 0 {
+				var err error
+				if due, next, err = p.dueKeys(); err != nil && p.background.Err() == nil {
+					p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", err.Error()))
+				}
+			}
+			var c claimed
+			for len(due) > 0 && c.d == nil {
+				var err error
+				c.d, c.leased, err = p.claim(due[0], p.Now())
+				due = due[1:]
+				if err != nil && p.background.Err() == nil {
+					p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", err.Error()))
+				}
+			}
+			if c.d != nil {
+				work <- c // never blocks: free bounds what is in flight
+				break
+			}
+			if len(due) > 0 {
+				continue
+			}
+			wait := deliveryPoll
+			if !next.IsZero() {
+				wait = min(wait, next.Sub(p.Now()))
+			}
+			timer.Reset(max(wait, time.Millisecond))
+			select {
+			case <-p.background.Done():
+				return
+			case <-p.deliveries.wake:
+			case <-timer.C:
+			}
+		}
+	}
+}
+
+// deliveryWorker attempts what the dispatcher hands it until the provider closes.
+func (p *Provider) deliveryWorker(work <-chan claimed, free <-chan struct{}) {
+	defer p.inflight.Done()
+	for c := range work {
+		p.attemptDelivery(c.d, c.leased)
+		<-free
+	}
+}
+
+var errStopScan = errors.New("stop scan")
+
+// dueKeys lists up to claimBatch due keys in due order; with none, when the next is due.
+// Expired records met on the way are dropped together in one transaction.
+func (p *Provider) dueKeys() (due []string, next time.Time, err error) {
+	now := p.Now()
+	var expired []string
+	err = p.Store.Scan(deliveryPrefix, func(key string, val []byte) error {
+		at, ok := dueOf(key)
+		if !ok {
+			return nil
+		}
+		if at.After(now) {
+			next = at
+			return errStopScan
+		}
+		var d delivery
+		if json.Unmarshal(val, &d) == nil && !now.Before(d.Expires) {
+			if expired = append(expired, key); len(expired) == 4*claimBatch {
+				return errStopScan
+			}
+			return nil
+		}
+		due = append(due, key)
+		if len(due) == claimBatch {
+			return errStopScan
+		}
+		return nil
+	})
+	if errors.Is(err, errStopScan) {
+		err = nil
+	}
+	if len(expired) > 0 {
+		p.dropExpired(expired, now)
+		if len(due) == 0 {
+			next = now // more may follow
+		}
+	}
+	return due, next, err
+}
+
+// dropExpired deletes the expired records among keys that are still there.
+func (p *Provider) dropExpired(keys []string, now time.Time) {
+	var gone []delivery
+	err := p.Store.Update(func(t store.Txn) error {
+		gone = gone[:0]
+		for _, key := range keys {
+			val, err := t.Get(key)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			var d delivery
+			if json.Unmarshal(val, &d) != nil || now.Before(d.Expires) {
+				continue
+			}
+			if err := t.Delete(key); err != nil {
+				return err
+			}
+			gone = append(gone, d)
+		}
+		return nil
+	})
+	if err != nil {
+		p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", err.Error()))
+		return
+	}
+	for i := range gone {
+		p.logDelivery(&gone[i], "expired", nil)
+	}
+}
+
+// claim moves one record to now+leaseTTL; nil when another instance took it first or it
+// expired (then it is dropped).
+func (p *Provider) claim(key string, now time.Time) (*delivery, string, error) {
+	var d delivery
+	var leased string
+	expired := false
+	err := p.Store.Update(func(t store.Txn) error {
+		leased, expired = "", false
+		val, err := t.Get(key)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(val, &d); err != nil {
+			// A record that does not decode can never be delivered.
+			return t.Delete(key)
+		}
+		if err := t.Delete(key); err != nil {
+			return err
+		}
+		if !now.Before(d.Expires) {
+			expired = true
+			return nil
+		}
+		leased = deliveryKey(now.Add(leaseTTL), d.ID)
+		return t.Put(leased, val, recordTTL(now, d.Expires))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if expired {
+		p.logDelivery(&d, "expired", nil)
+		return nil, "", nil
+	}
+	if leased == "" {
+		return nil, "", nil
+	}
+	return &d, leased, nil
+}
+
+// attemptDelivery makes one attempt and then deletes the record, or moves it to its next
+// due time: after the backoff, or at once to the next channel after a final refusal.
+func (p *Provider) attemptDelivery(d *delivery, leased string) {
+	timeout := p.deliveries.attemptTimeout
+	if timeout <= 0 {
+		timeout = notifier.AttemptTimeout
+	}
+	ctx, cancel := context.WithDeadline(p.background, minTime(d.Expires, p.Now().Add(timeout)))
+	defer cancel()
+	var retry bool
+	var backoff time.Duration
+	var err error
+	done := false
+	switch d.Kind {
+	case kindDevice:
+		retry, backoff, err = p.attemptDevice(ctx, d)
+		if err != nil && !retry && d.Channel+1 < len(p.Channels) && p.background.Err() == nil {
+			// Refused for good by this channel: the next one is tried at once.
+			p.logDelivery(d, "failed", err)
+			d.Channel, d.Attempts, retry, backoff = d.Channel+1, 0, true, 0
+		}
+	case kindCallback:
+		retry, backoff, err = p.attemptCallback(ctx, d)
+	default:
+		err = fmt.Errorf("unknown delivery kind %q", d.Kind)
+	}
+	now := p.Now()
+	switch {
+	case err == nil:
+		done = true
+	case p.background.Err() != nil:
+		// Closed mid-attempt (a reload): the attempt does not count, the next config's
+		// workers make it at once.
+		retry, backoff = true, 0
+		d.Attempts--
+	case !retry || !now.Add(backoff).Before(d.Expires):
+		p.logDelivery(d, "failed", err)
+		done = true
+	}
+	if done {
+		if err == nil {
+			p.logDelivery(d, "delivered", nil)
+		}
+		if derr := p.Store.Delete(leased); derr != nil {
+			p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", derr.Error()))
+		}
+		return
+	}
+	d.Attempts++
+	val, merr := json.Marshal(d)
+	if merr != nil {
+		return
+	}
+	uerr := p.Store.Update(func(t store.Txn) error {
+		if _, err := t.Get(leased); err != nil {
+			return err
+		}
+		if err := t.Delete(leased); err != nil {
+			return err
+		}
+		return t.Put(deliveryKey(now.Add(backoff), d.ID), val, recordTTL(now, d.Expires))
+	})
+	if uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
+		p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", uerr.Error()))
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func (p *Provider) attemptDevice(ctx context.Context, d *delivery) (bool, time.Duration, error) {
+	if d.Channel >= len(p.Channels) {
+		return false, 0, errors.New("no channel left")
+	}
+	var n notifier.Notification
+	if err := p.open(d, &n); err != nil {
+		return false, 0, err
+	}
+	ch := p.Channels[d.Channel]
+	a, ok := ch.(notifier.Attempter)
+	if !ok {
+		// A channel that keeps its own retries gets one attempt's time.
+		return false, 0, ch.Notify(ctx, &n)
+	}
+	retry, err := a.Attempt(ctx, &n)
+	return retry, a.Backoff(d.Attempts + 1), err
+}
+
+func (p *Provider) attemptCallback(ctx context.Context, d *delivery) (bool, time.Duration, error) {
+	c := p.Clients.Lookup(d.ClientID)
+	if c == nil || c.NotificationEndpoint == "" {
+		return false, 0, errors.New("the client has no notification endpoint any more")
+	}
+	var cb callbackPayload
+	if err := p.open(d, &cb); err != nil {
+		return false, 0, err
+	}
+	retry, err := p.callback.Attempt(ctx, c.NotificationEndpoint, cb.Bearer, cb.Body)
+	return retry, p.callback.Backoff(d.Attempts + 1), err
+}
+
+// logDelivery records an outcome the way the flow log and the metrics always have.
+func (p *Provider) logDelivery(d *delivery, outcome string, err error) {
+	ctx := WithInteraction(context.Background(), d.Interaction)
+	switch d.Kind {
+	case kindDevice:
+		name := "none"
+		if d.Channel < len(p.Channels) {
+			name = p.Channels[d.Channel].Name()
+		}
+		attrs := []slog.Attr{slog.String("channel", name)}
+		step := "ok"
+		if err != nil || outcome != "delivered" {
+			step = "failed"
+			if err != nil {
+				attrs = append(attrs, slog.String("error", err.Error()))
+			}
+		}
+		notifierDeliveries.WithLabelValues(name, map[bool]string{true: "delivered", false: "failed"}[step == "ok"]).Inc()
+		p.logStep(ctx, "device_notify", d.ClientID, d.ConsentID, step, attrs...)
+	case kindCallback:
+		if err != nil {
+			outcome = err.Error()
+		}
+		p.Log.LogAttrs(ctx, slog.LevelInfo, "client notification", slog.String("mode", d.Mode),
+			slog.String("client_id", d.ClientID), slog.String("consent_id", d.ConsentID),
+			slog.String("outcome", outcome))
+	}
+}
