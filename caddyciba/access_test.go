@@ -1,6 +1,7 @@
 package caddyciba
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/http"
@@ -101,6 +102,15 @@ func consentFor(t *testing.T, body, subject string, accounts ...string) (string,
 	return id, tok
 }
 
+// submit clicks the button that sends a form and waits for the next page (marked as old
+// first, so that the page being left never counts as the answer).
+func submit(ctx context.Context, button string) error {
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.setAttribute("data-old", ""), true`)); err != nil {
+		return err
+	}
+	return chromedp.Do(ctx, chromedp.Click(chromedp.CSS(button)), chromedp.WaitVisible(chromedp.CSS("body:not([data-old]) h1")))
+}
+
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // customer is a browser-less customer at the dashboard: an HTTP client with a cookie jar.
@@ -182,9 +192,10 @@ func TestAccessDashboard(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS("#login"), "alice@example.com"),
 		chromedp.SendKeys(chromedp.CSS("#password"), alicePIN),
-		chromedp.Click(chromedp.CSS("#sign-in-button")),
-		chromedp.WaitVisible(chromedp.CSS("h1")),
 	); err != nil {
+		t.Fatal(err)
+	}
+	if err := submit(ctx, "#sign-in-button"); err != nil {
 		t.Fatal(err)
 	}
 	if body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`)); !strings.Contains(body, "Apps with access") {
@@ -556,16 +567,18 @@ func TestAccessDashboardRefusalsInBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#sign-in")),
 			chromedp.SendKeys(chromedp.CSS("#login"), "alice@example.com"),
 			chromedp.SendKeys(chromedp.CSS("#password"), password),
-			chromedp.Click(chromedp.CSS("#sign-in-button")),
-			chromedp.WaitVisible(chromedp.CSS("h1")),
 		); err != nil {
 			t.Fatal(err)
 		}
+		if err := submit(ctx, "#sign-in-button"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// edit changes the withdraw form with DevTools, as a forger would, and sends it.
+	// edit changes the withdraw form with DevTools, as a forger would, and sends it. The
+	// last answer's error goes first, so that only the next page's can be waited for.
 	edit := func(script string) string {
 		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(f => { `+script+`; return true })(document.querySelector("#consent-`+mine+` form.withdraw"))`)); err != nil {
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(f => { document.getElementById("error")?.remove(); `+script+`; return true })(document.querySelector("#consent-`+mine+` form.withdraw"))`)); err != nil {
 			t.Fatal(err)
 		}
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#consent-"+mine+" form.withdraw button")), chromedp.WaitVisible(chromedp.CSS("#error"))); err != nil {
