@@ -47,9 +47,11 @@ const (
 // Of the bank's headers only bankHeadersShown pass, on a 200; the gate's own answers
 // have the headers the response had before the bank's.
 //
-// A buffered answer that fails is a clean 502. A streamed answer has sent its 200 before
-// its end is read; if it then fails, the response is aborted (http.ErrAbortHandler) so the
-// TPP sees a broken transfer that never ends in valid JSON (the filter writes the closing
+// A buffered answer that fails is a clean 502. A streamed answer sends its 200 with the
+// first bytes the filter writes out (its filter holds everything back until an item is
+// kept), so one that fails before that — an item over max_item_size, a bad shape early —
+// is a clean 502 too; one that fails later is aborted (http.ErrAbortHandler) so the TPP
+// sees a broken transfer that never ends in valid JSON (the filter writes the closing
 // brace last). Every refusal is logged with its cause.
 type filterWriter struct {
 	// A value, not a pointer: one allocation less on every gated answer.
@@ -71,6 +73,19 @@ type filterWriter struct {
 	filtered  chan error
 	filterErr error
 	logged    bool
+	// While a stream is filtered, the handlers before see detached headers (reverse_proxy
+	// writes the bank's trailers there), and the filter's goroutine sends the real ones
+	// with its first bytes (sent).
+	detached http.Header
+	sent     bool
+}
+
+// Header is the answer's header, or while a stream is filtered a detached copy.
+func (fw *filterWriter) Header() http.Header {
+	if fw.detached != nil {
+		return fw.detached
+	}
+	return fw.ResponseWriterWrapper.Header()
 }
 
 func newFilterWriter(w http.ResponseWriter, g *Gate, adm *op.Admission) *filterWriter {
@@ -96,7 +111,11 @@ func (fw *filterWriter) serve(r *http.Request, next caddyhttp.Handler) (err erro
 				fw.pipe.CloseWithError(errBankBroke)
 				fw.streamFailed(errBankBroke)
 			}
-			panic(p)
+			if fw.sent || p != http.ErrAbortHandler {
+				panic(p)
+			}
+			fw.refuseUnsentStream()
+			return
 		}
 		if p != http.ErrAbortHandler {
 			panic(p)
@@ -157,21 +176,34 @@ func (fw *filterWriter) filter() {
 		return
 	}
 	fw.mode = streamed
-	fw.ResponseWriterWrapper.WriteHeader(http.StatusOK)
+	fw.detached = make(http.Header)
 	pr, pw := io.Pipe()
 	fw.pipe, fw.filtered = pw, make(chan error, 1)
 	go func() {
-		err := fw.adm.Consent.FilterStream(flushingWriter{&fw.ResponseWriterWrapper}, pr, fw.adm.Endpoint, fw.lim)
+		err := fw.adm.Consent.FilterStream(streamWriter{fw}, pr, fw.adm.Endpoint, fw.lim)
 		pr.CloseWithError(err) // the bank's copy stops at once if the filter gave up
 		fw.filtered <- err
 	}()
 }
 
-// flushingWriter lets the stream filter flush what it kept to the TPP on time.
-type flushingWriter struct{ w http.ResponseWriter }
+// streamWriter is where the stream filter writes, from its goroutine: the 200 goes with
+// the first bytes, and what it kept is flushed to the TPP on time.
+type streamWriter struct{ fw *filterWriter }
 
-func (f flushingWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
-func (f flushingWriter) FlushError() error           { return http.NewResponseController(f.w).Flush() }
+func (s streamWriter) Write(p []byte) (int, error) {
+	if !s.fw.sent {
+		s.fw.sent = true
+		s.fw.ResponseWriterWrapper.WriteHeader(http.StatusOK)
+	}
+	return s.fw.ResponseWriterWrapper.Write(p)
+}
+
+func (s streamWriter) FlushError() error {
+	if !s.fw.sent {
+		return nil
+	}
+	return http.NewResponseController(&s.fw.ResponseWriterWrapper).Flush()
+}
 
 var errRefusedBody = errors.New("ciba_gate: the bank's body is not shown")
 
@@ -234,8 +266,12 @@ func isJSON(contentType string) bool {
 	return rest == "" || rest[0] == ';'
 }
 
-// filterBuffers recycles the buffers of filtered answers.
-var filterBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// filterBuffers recycles the buffers of the bank's answers, filterOutputs those of what
+// the filter kept of them.
+var (
+	filterBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	filterOutputs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+)
 
 // finish ends the answer once the bank's handler returned: the buffered body filtered and
 // sent, the stream drained, or the gate's own answer written.
@@ -246,10 +282,13 @@ func (fw *filterWriter) finish(upstreamErr error) error {
 	case streamed:
 		fw.pipe.CloseWithError(upstreamErr)
 		fw.streamFailed(upstreamErr)
-		if fw.filterErr != nil || upstreamErr != nil {
+		if fw.filterErr == nil && upstreamErr == nil {
+			return nil
+		}
+		if fw.sent {
 			panic(http.ErrAbortHandler)
 		}
-		fw.dropTrailers()
+		fw.refuseUnsentStream()
 		return nil
 	case buffered:
 		defer filterBuffers.Put(fw.buf)
@@ -257,21 +296,30 @@ func (fw *filterWriter) finish(upstreamErr error) error {
 			fw.replace(http.StatusBadGateway, "bank's body broke: "+upstreamErr.Error())
 			break
 		}
-		out := filterBuffers.Get().(*bytes.Buffer)
-		defer filterBuffers.Put(out)
-		out.Reset()
-		if err := fw.adm.Consent.FilterStream(out, bytes.NewReader(fw.buf.Bytes()), fw.adm.Endpoint, fw.lim); err != nil {
+		out := filterOutputs.Get().(*[]byte)
+		defer filterOutputs.Put(out)
+		kept, err := fw.adm.Consent.AppendFilter((*out)[:0], fw.buf.Bytes(), fw.adm.Endpoint, fw.lim)
+		*out = kept[:0] // the buffer as it grew, for the next answer
+		if err != nil {
 			fw.replace(http.StatusBadGateway, err.Error())
 			break
 		}
 		fw.dropTrailers()
-		fw.Header().Set("Content-Length", strconv.Itoa(out.Len()))
+		fw.Header().Set("Content-Length", strconv.Itoa(len(kept)))
 		fw.ResponseWriterWrapper.WriteHeader(http.StatusOK)
-		_, err := fw.ResponseWriterWrapper.Write(out.Bytes())
+		_, err = fw.ResponseWriterWrapper.Write(kept)
 		return err
 	}
 	fw.answerOwn()
 	return nil
+}
+
+// refuseUnsentStream answers the gate's 502 for a stream that failed before it sent
+// anything (streamFailed logged why); its filter has ended.
+func (fw *filterWriter) refuseUnsentStream() {
+	fw.detached = nil
+	fw.mode, fw.ownStatus, fw.ownCode, fw.ownMsg = replaced, http.StatusBadGateway, obie.CodeUnexpectedError, "The bank's answer cannot be shown"
+	fw.answerOwn()
 }
 
 // streamFailed waits for the stream filter to end (so nothing writes the connection after

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -43,13 +44,14 @@ var (
 	ErrShape         = errors.New("consent: the answer is not of the endpoint's shape")
 )
 
-// Filter is FilterStream on a body in memory, with the default limits.
+// Filter is AppendFilter to a new slice, with the default limits.
 func (c *Consent) Filter(body []byte, ep Endpoint) ([]byte, error) {
-	var out bytes.Buffer
-	if err := c.FilterStream(&out, bytes.NewReader(body), ep, Limits{}); err != nil {
+	// A small answer is usually kept whole; of a large one, often little is kept.
+	out, err := c.AppendFilter(make([]byte, 0, min(len(body), 4<<10)), body, ep, Limits{})
+	if err != nil {
 		return nil, err
 	}
-	return out.Bytes(), nil
+	return out, nil
 }
 
 // listMembers names the member of Data that holds an endpoint's items. An endpoint
@@ -60,11 +62,25 @@ var listMembers = map[Resource]string{
 	Products: "Product", Offers: "Offer", Parties: "Party", PartyPSU: "Party", ScheduledPayments: "ScheduledPayment",
 }
 
-// Links and Meta hold only the members of OB's Links and Meta, of the kind they have.
-var (
-	linkMembers = map[string]byte{"Self": '"', "First": '"', "Prev": '"', "Next": '"', "Last": '"'}
-	metaMembers = map[string]byte{"TotalPages": '0', "FirstAvailableDateTime": '"', "LastAvailableDateTime": '"'}
-)
+// Links and Meta hold only the members of OB's Links and Meta, of the kind they have
+// ('"' a string, '0' a number, 0 none).
+func linkMember(name string) byte {
+	switch name {
+	case "Self", "First", "Prev", "Next", "Last":
+		return '"'
+	}
+	return 0
+}
+
+func metaMember(name string) byte {
+	switch name {
+	case "TotalPages":
+		return '0'
+	case "FirstAvailableDateTime", "LastAvailableDateTime":
+		return '"'
+	}
+	return 0
+}
 
 // itemRule is what decides one list item, worked out once per answer.
 type itemRule struct {
@@ -178,19 +194,20 @@ func (f *filter) item(raw []byte) error {
 	case r.window && !inWindow(booked, bookedOK, r.from, r.to):
 		return nil
 	}
-	var edits []edit
+	edits := f.edits[:0]
 	if r.maskPAN && (bytes.Contains(raw, []byte("SchemeName")) || bytes.IndexByte(raw, '\\') >= 0) {
 		var ok bool
-		if edits, ok = panEdits(raw, 0, 0, nil); !ok {
+		if edits, ok = panEdits(raw, 0, 0, edits); !ok {
 			return shapeError("an item nests deeper than %d", maxItemDepth)
 		}
+		f.edits = edits
 	}
 	if !f.first {
 		f.out.writeByte(',')
 	}
 	f.first = false
 	if !hide && len(edits) == 0 {
-		return f.out.write(raw)
+		return f.out.keep(raw)
 	}
 	b := append(f.scratch[:0], '{')
 	comma := false
@@ -205,7 +222,7 @@ func (f *filter) item(raw []byte) error {
 		b = appendEdited(b, raw, m.start, m.end, edits)
 	}
 	f.scratch = append(b, '}')
-	return f.out.write(f.scratch)
+	return f.out.keep(f.scratch)
 }
 
 // inWindow: a transaction inside a window needs a date that says it is inside.
@@ -262,18 +279,18 @@ func panEdits(raw []byte, off, depth int, edits []edit) (_ []edit, ok bool) {
 			}
 		}
 	case '{':
-		var ident *member
-		pan := false
-		ms := members(raw, nil)
-		for i := range ms {
-			m := &ms[i]
+		var ident member
+		hasIdent, pan := false, false
+		for i := skipWS(raw, 1); raw[i] != '}'; {
+			m, next := nextMember(raw, i)
+			i = next
 			v := raw[m.value:m.end]
 			switch unquoteName(m.name) {
 			case "SchemeName":
 				s, isString := stringValue(v)
-				pan = !isString || strings.HasSuffix(strings.ToUpper(strings.TrimSpace(string(s))), "PAN")
+				pan = !isString || isPANScheme(s)
 			case "Identification":
-				ident = m
+				ident, hasIdent = m, true
 			}
 			if v[0] == '{' || v[0] == '[' {
 				if edits, ok = panEdits(v, off+m.value, depth+1, edits); !ok {
@@ -281,7 +298,7 @@ func panEdits(raw []byte, off, depth int, edits []edit) (_ []edit, ok bool) {
 				}
 			}
 		}
-		if pan && ident != nil {
+		if pan && hasIdent {
 			start, end := off+ident.value, off+ident.end
 			edits = slices.DeleteFunc(edits, func(e edit) bool { return e.start >= start && e.end <= end })
 			edits = append(edits, edit{start, end, maskPAN(raw[ident.value:ident.end])})
@@ -289,6 +306,19 @@ func panEdits(raw []byte, off, depth int, edits []edit) (_ []edit, ok bool) {
 		}
 	}
 	return edits, true
+}
+
+// isPANScheme: a SchemeName ending in PAN, in any case, spaces around it aside.
+func isPANScheme(s []byte) bool {
+	for _, b := range s {
+		if b >= utf8.RuneSelf {
+			return strings.HasSuffix(strings.ToUpper(strings.TrimSpace(string(s))), "PAN")
+		}
+	}
+	// ASCII: what TrimSpace and ToUpper would do, without copying.
+	s = bytes.TrimRight(s, " \t\n\v\f\r")
+	n := len(s)
+	return n >= 3 && s[n-3]&^0x20 == 'P' && s[n-2]&^0x20 == 'A' && s[n-1]&^0x20 == 'N'
 }
 
 // maskPAN keeps the last four characters of a card number, as UK OB v3.1 lets an ASPSP

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"reflect"
@@ -213,7 +214,13 @@ func duplicateNames(body []byte) bool {
 func checkFiltered(t *testing.T, c *Consent, body []byte, ep Endpoint) {
 	t.Helper()
 	var got bytes.Buffer
-	if err := c.FilterStream(&got, bytes.NewReader(body), ep, Limits{}); err != nil {
+	err := c.FilterStream(&got, bytes.NewReader(body), ep, Limits{})
+	// The body in memory, read in place by a recycled filter, gives the same.
+	mem, merr := c.AppendFilter([]byte("x"), body, ep, Limits{})
+	if (err == nil) != (merr == nil) || err == nil && !bytes.Equal(mem[1:], got.Bytes()) || merr != nil && string(mem) != "x" {
+		t.Fatalf("%v %v on %q:\nstream    %v %s\nin memory %v %s", c.Permissions, ep, body, err, got.Bytes(), merr, mem)
+	}
+	if err != nil {
 		return // refused: nothing shown
 	}
 	want, ok := reference(c, body, ep)
@@ -433,4 +440,56 @@ func FuzzFilterFastPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFilterConcurrent: filters recycled between goroutines give each answer what it gives
+// alone, in memory and streamed (run with -race).
+func TestFilterConcurrent(t *testing.T) {
+	type job struct {
+		c    *Consent
+		ep   Endpoint
+		body []byte
+		want string
+	}
+	var jobs []job
+	for _, name := range []string{"accounts.json", "transactions.json", "balances.json"} {
+		body := readExample(t, name)
+		for _, c := range streamConsents() {
+			for _, ep := range streamEndpoints {
+				out, err := c.Filter(body, ep)
+				if err == nil {
+					jobs = append(jobs, job{c, ep, body, string(out)})
+				}
+			}
+		}
+	}
+	if len(jobs) < 6 {
+		t.Fatalf("only %d answers pass", len(jobs))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 40 {
+				j := jobs[(g*7+i)%len(jobs)]
+				var got []byte
+				if i%2 == 0 {
+					got, _ = j.c.AppendFilter(nil, j.body, j.ep, Limits{})
+				} else {
+					var b bytes.Buffer
+					j.c.FilterStream(&b, bytes.NewReader(j.body), j.ep, Limits{})
+					got = b.Bytes()
+				}
+				if string(got) != j.want {
+					errs <- fmt.Sprintf("%v %v: got %s\nwant %s", j.c.Permissions, j.ep, got, j.want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

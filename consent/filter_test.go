@@ -1,9 +1,12 @@
 package consent
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +189,11 @@ func TestFilterRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := tc.c.Filter([]byte(tc.in), tc.ep)
+			var streamed bytes.Buffer
+			serr := tc.c.FilterStream(&streamed, strings.NewReader(tc.in), tc.ep, Limits{})
+			if (err == nil) != (serr == nil) || err == nil && !bytes.Equal(out, streamed.Bytes()) {
+				t.Fatalf("in memory %v %s\nstreamed  %v %s", err, out, serr, streamed.Bytes())
+			}
 			switch {
 			case tc.out == "" && err == nil:
 				t.Fatalf("passed: %s", out)
@@ -227,6 +235,10 @@ func TestFilterCaps(t *testing.T) {
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("error %v, want %v", err, tc.err)
 			}
+			_, err = c.AppendFilter(nil, []byte(tc.in), ep, lim)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("in memory: error %v, want %v", err, tc.err)
+			}
 		})
 	}
 }
@@ -235,5 +247,108 @@ func TestFilterRefusesNonJSON(t *testing.T) {
 	c := &Consent{}
 	if _, err := c.Filter([]byte("<html>"), Endpoint{Resource: Accounts}); err == nil {
 		t.Fatal("non-JSON body filtered")
+	}
+}
+
+// TestFilterCapsInMemory: in memory, the caps hold at their edge, as the stream's reader
+// holds them: a value of MaxValue bytes passes, one more is refused, wherever it is.
+func TestFilterCapsInMemory(t *testing.T) {
+	c := &Consent{Permissions: []Permission{ReadAccountsDetail}, AccountIDs: []string{"1"}}
+	ep := Endpoint{Resource: Accounts, List: true}
+	const maxValue = 100
+	pad := func(n int) string { return strings.Repeat(" ", n) }
+	// item is an item of exactly n bytes, with the comma before it.
+	item := func(n int) string {
+		return `,{"AccountId":"1","x":"` + strings.Repeat("a", n-len(`,{"AccountId":"1","x":""}`)) + `"}`
+	}
+	for _, tc := range []struct {
+		name string
+		in   string
+		err  error
+	}{
+		{"item at the cap", `{"Data":{"Account":[{}` + item(maxValue) + `]}}`, nil},
+		{"item over the cap", `{"Data":{"Account":[{}` + item(maxValue+1) + `]}}`, ErrValueTooLarge},
+		// The window after a name holds its colon, the whitespace and the '{'.
+		{"whitespace at the cap", `{"Data":` + pad(maxValue-2) + `{}}`, nil},
+		{"whitespace over the cap", `{"Data":` + pad(maxValue-1) + `{}}`, ErrValueTooLarge},
+		{"trailing whitespace at the cap", `{"Data":{}}` + pad(maxValue), nil},
+		{"trailing whitespace over the cap", `{"Data":{}}` + pad(maxValue+1), ErrValueTooLarge},
+		{"answer at the cap", `{"Data":{}}` + pad(989), nil},
+		{"answer over the cap", `{"Data":{"Account":[` + strings.Repeat(`{},`, 400) + `{}]}}`, ErrBodyTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lim := Limits{MaxValue: maxValue, MaxBody: 1000}
+			if tc.name == "answer at the cap" {
+				lim.MaxValue = 1000
+			}
+			_, err := c.AppendFilter(nil, []byte(tc.in), ep, lim)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			// The stream refuses what is over (and may refuse at the edge, reading ahead).
+			if serr := c.FilterStream(io.Discard, strings.NewReader(tc.in), ep, lim); tc.err != nil && !errors.Is(serr, tc.err) {
+				t.Fatalf("streamed: error %v, want %v", serr, tc.err)
+			}
+		})
+	}
+}
+
+// TestAppendFilter: what is kept is appended to dst; on a refusal dst comes back as it was,
+// and a result stays the caller's while the filter goes on with other answers.
+func TestAppendFilter(t *testing.T) {
+	c := &Consent{Permissions: []Permission{ReadAccountsBasic}, AccountIDs: []string{"1"}}
+	ep := Endpoint{Resource: Accounts, List: true}
+	out, err := c.AppendFilter([]byte("prefix:"), []byte(`{"Data":{"Account":[{"AccountId":"1"},{"AccountId":"2"}]}}`), ep, Limits{})
+	if want := `prefix:{"Data":{"Account":[{"AccountId":"1"}]}}`; err != nil || string(out) != want {
+		t.Fatalf("got %s, %v; want %s", out, err, want)
+	}
+	kept := string(out)
+	dst := make([]byte, 3, 64)
+	copy(dst, "abc")
+	for i := range 50 {
+		bad, err := c.AppendFilter(dst, []byte(`{"Data":{"Account":[{"AccountId":"1","AccountId":"2"}]}}`), ep, Limits{})
+		if err == nil || string(bad) != "abc" {
+			t.Fatalf("duplicate name: %s, %v", bad, err)
+		}
+		other, err := c.AppendFilter(nil, []byte(`{"Data":{"Account":[{"AccountId":"1","Nickname":"`+strconv.Itoa(i)+`"}]}}`), ep, Limits{})
+		if err != nil || !strings.Contains(string(other), `"Nickname":"`+strconv.Itoa(i)+`"`) {
+			t.Fatalf("got %s, %v", other, err)
+		}
+	}
+	if string(out) != kept {
+		t.Fatalf("the result changed under the caller: %s", out)
+	}
+}
+
+// TestFilterSmallAnswerAllocations: the gate filters every small answer in memory; it
+// allocates nothing into a buffer with room, and only its result for Filter.
+func TestFilterSmallAnswerAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector drops pooled filters at random")
+	}
+	c := &Consent{Status: Authorised, Permissions: []Permission{ReadBalances}, AccountIDs: []string{"22289"}}
+	body := []byte(`{"Data":{"Balance":[{"AccountId":"22289","Amount":{"Amount":"1230.00","Currency":"GBP"},"CreditDebitIndicator":"Credit","Type":"InterimAvailable","DateTime":"2026-11-20T10:00:00+00:00"}]},"Links":{"Self":"/accounts/22289/balances"},"Meta":{"TotalPages":1}}`)
+	ep := Endpoint{Resource: Balances, AccountID: "22289"}
+	buf := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(200, func() {
+		if out, err := c.AppendFilter(buf[:0], body, ep, Limits{}); err != nil || len(out) != len(body) {
+			t.Fatalf("%s, %v", out, err)
+		}
+	}); n != 0 {
+		t.Errorf("AppendFilter allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(200, func() { c.Filter(body, ep) }); n > 1 {
+		t.Errorf("Filter allocates %v times", n)
+	}
+}
+
+// TestIsPANScheme: the ASCII shortcut says what TrimSpace and ToUpper say.
+func TestIsPANScheme(t *testing.T) {
+	for _, s := range []string{"UK.OBIE.PAN", "uk.obie.pan", "PAN", "pan", " Pan \t", "\vPAN\f\r\n", "PAN\u00a0", "\u0085pan",
+		"PA", "AN", "", " ", "xPANx", "PAN.x", "ｐａｎ", "PAN\u2003", "UK.OBIE.SortCodeAccountNumber", "P\x00N", "p@n", "PaN "} {
+		want := strings.HasSuffix(strings.ToUpper(strings.TrimSpace(s)), "PAN")
+		if got := isPANScheme([]byte(s)); got != want {
+			t.Errorf("isPANScheme(%q) = %v, want %v", s, got, want)
+		}
 	}
 }

@@ -87,7 +87,10 @@ func New() (string, error) {
 // Key is the store key of a token of the given kind ("at", "rt", …): its hash, never the token.
 func Key(kind, tok string) string {
 	sum := sha256.Sum256([]byte(tok))
-	return kind + "/" + base64.RawURLEncoding.EncodeToString(sum[:])
+	// Encoded on the stack: the key is the one allocation of every request's lookup.
+	var enc [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	base64.RawURLEncoding.Encode(enc[:], sum[:])
+	return kind + "/" + string(enc[:])
 }
 
 const accessKind = "at"

@@ -1,9 +1,11 @@
 package token
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"testing"
 
 	"github.com/caddyciba/gateway/internal/testpki"
@@ -42,5 +44,17 @@ func TestPresentedOver(t *testing.T) {
 	cs := over(mine)
 	if n := testing.AllocsPerRun(100, func() { bound.PresentedOver(cs) }); n != 0 {
 		t.Fatalf("PresentedOver allocates %v times", n)
+	}
+}
+
+// TestKey: a key is the kind and the unpadded URL-safe base64 of the token's SHA-256, made
+// with one allocation (it is computed on every gated request).
+func TestKey(t *testing.T) {
+	sum := sha256.Sum256([]byte("tok"))
+	if got, want := Key("at", "tok"), "at/"+base64.RawURLEncoding.EncodeToString(sum[:]); got != want {
+		t.Fatalf("Key = %q, want %q", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { AccessKey("some-token") }); n > 1 {
+		t.Fatalf("AccessKey allocates %v times", n)
 	}
 }

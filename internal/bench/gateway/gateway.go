@@ -103,6 +103,10 @@ type Config struct {
 	Storage string
 	// Options are more lines for the ciba block.
 	Options string
+	// ClientOptions are more lines for the client's block (rate_limit …).
+	ClientOptions string
+	// Global are more global options (servers { timeouts … }).
+	Global string
 }
 
 // Start writes the users file and the Caddyfile and starts the gateway; it returns once
@@ -115,6 +119,7 @@ func Start(cfg Config) (*Gateway, error) {
 	caddyfile := fmt.Sprintf(`{
 	admin %[9]s
 	auto_https off
+	%[12]s
 	log {
 		level ERROR
 	}
@@ -129,6 +134,7 @@ func Start(cfg Config) (*Gateway, error) {
 			auth   client_secret_basic
 			secret %[4]s
 			scopes openid accounts
+			%[13]s
 		}
 		notifier webhook %[5]s {
 			secret whsec_%[6]s
@@ -143,7 +149,7 @@ func Start(cfg Config) (*Gateway, error) {
 	}
 }
 %[8]s
-`, url, cfg.Dir, ClientID, ClientSecret, cfg.WebhookURL, base64.StdEncoding.EncodeToString(WebhookKey), cfg.Gated, cfg.ExtraSites, adminOf(cfg), algOf(cfg), storageOf(cfg))
+`, url, cfg.Dir, ClientID, ClientSecret, cfg.WebhookURL, base64.StdEncoding.EncodeToString(WebhookKey), cfg.Gated, cfg.ExtraSites, adminOf(cfg), algOf(cfg), storageOf(cfg), cfg.Global, cfg.ClientOptions)
 	path := filepath.Join(cfg.Dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(caddyfile), 0o600); err != nil {
 		return nil, err
