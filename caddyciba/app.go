@@ -72,8 +72,8 @@ type App struct {
 	// full; others get invalid_binding_message. Default: 1 to 64 characters of letters,
 	// digits, space and .,:;!?#+/_()@&%='*-
 	BindingMessagePattern string `json:"binding_message_pattern,omitempty"`
-	// PasswordAttempts is how many passwords of a user are checked (on the approval page
-	// and as user_code at /bc-authorize) before the password is locked for
+	// PasswordAttempts is how many passwords of a user are checked (on the approval page,
+	// the access dashboard and as user_code at /bc-authorize, one count) before the password is locked for
 	// PasswordLockout; a right password does not count. Defaults 5 and 15m.
 	PasswordAttempts int            `json:"password_attempts,omitempty"`
 	PasswordLockout  caddy.Duration `json:"password_lockout,omitempty"`
@@ -105,6 +105,9 @@ type App struct {
 	// push callbacks) run at once; the deliveries waiting beyond it stay in the store and
 	// outlive a reload or restart. Default 16, at most 1024.
 	MaxDeliveries int `json:"max_deliveries,omitempty"`
+	// Branding is the bank's name, logo and colour on the approval page and the
+	// customer's access dashboard.
+	Branding *BrandingConfig `json:"branding,omitempty"`
 
 	provider *op.Provider
 	users    *users.Live
@@ -173,6 +176,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	branding, err := a.Branding.build()
+	if err != nil {
+		return fmt.Errorf("ciba: %w", err)
+	}
 	st, key, err := a.openStorage(ctx)
 	if err != nil {
 		return err
@@ -196,6 +203,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Lockout:           users.Lockout{Attempts: a.PasswordAttempts, Duration: time.Duration(a.PasswordLockout)},
 		MaxPendingPerUser: a.MaxPendingPerUser,
 		MaxDeliveries:     a.MaxDeliveries,
+		Branding:          branding,
+		AccessIdle:        time.Duration(accessIdle.Load()),
 	}, st, ring, reg)
 	a.provider.Users = a.users
 	a.provider.Channels = a.channels
@@ -273,6 +282,9 @@ func (a *App) Validate() error {
 			return fmt.Errorf("ciba: client %q is defined twice", a.Clients[i].ID)
 		}
 		seen[a.Clients[i].ID] = true
+	}
+	if err := a.Branding.validate(); err != nil {
+		return fmt.Errorf("ciba: %w", err)
 	}
 	for i := range a.Notifiers {
 		if err := a.Notifiers[i].validate(); err != nil {

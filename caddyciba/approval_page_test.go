@@ -131,6 +131,9 @@ func TestApprovalPage(t *testing.T) {
 		}
 		binding, clientName := textOf(t, ctx, "#binding-message"), textOf(t, ctx, "#client")
 		screenshot(t, ctx, filepath.Join(shots, "approval-request.png"))
+		if bank := textOf(t, ctx, "#bank-name"); bank != "Your bank" {
+			t.Fatalf("without branding the bank is %q", bank)
+		}
 		if binding != "Approve 4F2Q" || clientName != "Basic TPP" || strings.Contains(location, "#t=") {
 			t.Fatalf("binding %q, client %q, location %q", binding, clientName, location)
 		}

@@ -59,6 +59,11 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //			secret <whsec_...>
 //		}
 //		notifier log [show_links]
+//		branding {
+//			name  <text>
+//			logo  <svg or png file>
+//			color #rrggbb
+//		}
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
@@ -140,6 +145,13 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 		}
 		a.Notifiers = append(a.Notifiers, n)
 		return nil
+	case "branding":
+		if a.Branding != nil {
+			return d.Err("branding appears twice")
+		}
+		b, err := unmarshalBranding(d)
+		a.Branding = b
+		return err
 	default:
 		return d.Errf("unrecognized ciba option %q", opt)
 	}

@@ -51,6 +51,8 @@ func (e *Endpoints) Provision(ctx caddy.Context) error {
 		op.PathBackchannel:   p.ServeBackchannel,
 		op.PathRevocation:    p.ServeRevocation,
 		op.PathIntrospection: p.ServeIntrospection,
+		op.PathAccess:        p.ServeAccess,
+		op.PathLogo:          p.ServeLogo,
 	}
 	return nil
 }

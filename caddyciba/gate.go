@@ -138,6 +138,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		return nil
 	}
 	op.GateAllowed.Inc()
+	g.provider.NoteUse(adm.Consent.ID)
 	r.URL.RawQuery, r.URL.ForceQuery, r.URL.Fragment, r.URL.RawFragment = query, false, "", ""
 	// Admit found no body; none goes on, whatever the protocol left open.
 	r.Body, r.ContentLength, r.TransferEncoding = http.NoBody, 0, nil

@@ -34,6 +34,8 @@ type Consent struct {
 	// Set when the user authorises: who, and which accounts they chose.
 	Subject    string   `json:"subject,omitempty"`
 	AccountIDs []string `json:"account_ids,omitempty"`
+	// AuthorisedAt is when the user authorised it.
+	AuthorisedAt *time.Time `json:"authorised_at,omitempty"`
 }
 
 // Date keeps an ISO 8601 date-time as written beside its parsed value.
@@ -101,6 +103,7 @@ func (c *Consent) Authorise(subject string, accounts []string, now time.Time) er
 		return ErrDuplicateAccount
 	}
 	c.Status, c.Subject, c.AccountIDs, c.UpdatedAt = Authorised, subject, slices.Clone(accounts), now
+	c.AuthorisedAt = &now
 	return nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/oauth"
-	"github.com/caddyciba/gateway/internal/op/devicepage"
 )
 
 // ServeDevice answers /ciba/device/{id}. A plain GET is the approval page; with a Bearer
@@ -26,7 +25,7 @@ func (p *Provider) ServeDevice(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost:
 	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && !hasToken && r.Header.Get("Authorization") == "":
-		servePage(w)
+		p.servePage(w)
 		return
 	case r.Method == http.MethodGet:
 	default:
@@ -59,16 +58,10 @@ func (p *Provider) ServeDevice(w http.ResponseWriter, r *http.Request) {
 
 // servePage writes the approval page with headers that keep it from being framed, cached
 // or leaking its address.
-func servePage(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", devicepage.CSP)
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	_, _ = w.Write(devicepage.HTML)
+func (p *Provider) servePage(w http.ResponseWriter) {
+	pg := p.pages()
+	setPageHeaders(w.Header(), pg.deviceCSP)
+	_, _ = w.Write(pg.devicePage)
 }
 
 // decisionBody is the decision API's JSON body.

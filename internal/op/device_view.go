@@ -15,10 +15,13 @@ type DeviceView struct {
 	BindingMessage string           `json:"binding_message,omitempty"`
 	Permissions    []PermissionView `json:"permissions"`
 	// TransactionWindow says in words which transactions the consent reaches, if bounded.
-	TransactionWindow string        `json:"transaction_window,omitempty"`
-	ConsentExpires    string        `json:"consent_expires,omitempty"`
-	ExpiresAt         time.Time     `json:"expires_at"`
-	Accounts          []AccountView `json:"accounts"`
+	TransactionWindow string `json:"transaction_window,omitempty"`
+	ConsentExpires    string `json:"consent_expires,omitempty"`
+	// AccessLasts says in words how long the access lasts: "until <date>" or "until you
+	// withdraw it".
+	AccessLasts string        `json:"access_lasts"`
+	ExpiresAt   time.Time     `json:"expires_at"`
+	Accounts    []AccountView `json:"accounts"`
 	// PasswordRequired: an approval with this token must carry the user's password.
 	PasswordRequired bool `json:"password_required"`
 }
@@ -34,6 +37,8 @@ type AccountView struct {
 	ID     string `json:"id"`
 	Name   string `json:"name,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Masked is the account number's last four digits behind dots, "••••5698".
+	Masked string `json:"masked,omitempty"`
 }
 
 // DeviceView opens the link with either token and describes the pending request.
@@ -51,6 +56,7 @@ func (p *Provider) DeviceView(deviceID, deviceToken string) (*DeviceView, error)
 		ClientName:        r.ClientID,
 		BindingMessage:    r.BindingMessage,
 		TransactionWindow: transactionWindow(c),
+		AccessLasts:       accessLasts(c),
 		ExpiresAt:         r.ExpiresAt,
 		Accounts:          make([]AccountView, len(u.Accounts)),
 		PasswordRequired:  o.Holder == ciba.Page && u.PasswordHash != "",
@@ -95,7 +101,28 @@ func accountView(a users.Account) AccountView {
 			detail = append(detail, s)
 		}
 	}
-	return AccountView{ID: a.AccountID, Name: a.Nickname, Detail: strings.Join(detail, " · ")}
+	return AccountView{ID: a.AccountID, Name: a.Nickname, Detail: strings.Join(detail, " · "), Masked: maskedNumber(a)}
+}
+
+// maskedNumber shows the last four characters of the account's first identification (the
+// OBAccount6 "Account" array, or a single object), or "" when the users file has none.
+func maskedNumber(a users.Account) string {
+	var first any
+	switch acc := a.Fields["Account"].(type) {
+	case []any:
+		if len(acc) > 0 {
+			first = acc[0]
+		}
+	case map[string]any:
+		first = acc
+	}
+	obj, _ := first.(map[string]any)
+	id, _ := obj["Identification"].(string)
+	r := []rune(strings.ReplaceAll(id, " ", ""))
+	if len(r) < 4 {
+		return ""
+	}
+	return "••••" + string(r[len(r)-4:])
 }
 
 func transactionWindow(c *consent.Consent) string {

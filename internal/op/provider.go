@@ -43,7 +43,7 @@ type Config struct {
 	// BindingMessage is the pattern a binding_message must match in full.
 	BindingMessage *regexp.Regexp
 	// Lockout bounds password guesses wherever a user's password is checked: the
-	// approval page and user_code at /bc-authorize.
+	// approval page, the access dashboard and user_code at /bc-authorize.
 	Lockout users.Lockout
 	// MaxPendingPerUser caps a user's live backchannel requests, across clients and
 	// instances; one client may hold half of them, rounded up. Default 5.
@@ -51,6 +51,10 @@ type Config struct {
 	// MaxDeliveries is the size of the pool that makes notification attempts; deliveries
 	// beyond it wait in the store. Default DefaultMaxDeliveries.
 	MaxDeliveries int
+	// Branding is the bank's identity on the customer's pages.
+	Branding Branding
+	// AccessIdle ends a dashboard session this long after its last use. Default 15m.
+	AccessIdle time.Duration
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
@@ -90,6 +94,9 @@ type Provider struct {
 	background context.Context
 	cancel     context.CancelFunc
 	inflight   sync.WaitGroup
+
+	// customer holds the customer's pages and the consents' last-use notes.
+	customer customerState
 }
 
 // gateCacheSize bounds each of the gate's decoding caches.

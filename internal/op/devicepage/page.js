@@ -26,6 +26,7 @@
     $("message-text").textContent = endings[kind][1];
     $("message").hidden = false;
     $("message").setAttribute("data-state", kind);
+    $("dashboard").hidden = kind !== "approved" && kind !== "denied";
   }
 
   function endFor(status) {
@@ -68,8 +69,8 @@
     }
     view.permissions.forEach(function (p) { $("permissions").appendChild(text("li", p.text)); });
     if (view.transaction_window) { $("window").textContent = view.transaction_window; $("window").hidden = false; }
-    if (view.consent_expires) {
-      $("consent-expiry").textContent = "Access lasts until " + new Date(view.consent_expires).toLocaleString() + ".";
+    if (view.access_lasts) {
+      $("consent-expiry").textContent = "Access lasts " + view.access_lasts + ".";
       $("consent-expiry").hidden = false;
     }
     view.accounts.forEach(function (a, i) {
@@ -82,6 +83,7 @@
       box.addEventListener("change", function () { $("approve").disabled = picked().length === 0; });
       var words = document.createElement("span");
       words.appendChild(text("strong", a.name || a.id));
+      if (a.masked) { words.appendChild(text("small", a.masked, "masked")); }
       if (a.detail) { words.appendChild(text("small", a.detail)); }
       label.appendChild(box);
       label.appendChild(words);

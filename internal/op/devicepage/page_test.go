@@ -17,7 +17,21 @@ func TestPageIsSelfContained(t *testing.T) {
 	if !strings.Contains(page, "<style>"+pageCSS+"</style>") || !strings.Contains(page, "<script>"+pageJS+"</script>") {
 		t.Fatal("the inline style or script is not the hashed text")
 	}
-	if !strings.Contains(CSP, hash(pageJS)) || !strings.Contains(CSP, hash(pageCSS)) || strings.Contains(CSP, "unsafe") {
+	if !strings.Contains(CSP, Hash(pageJS)) || !strings.Contains(CSP, Hash(pageCSS)) || strings.Contains(CSP, "unsafe") {
 		t.Fatalf("CSP %s", CSP)
+	}
+}
+
+// TestRenderBrand: the bank's name is text, never markup; its colour is in the hashed style.
+func TestRenderBrand(t *testing.T) {
+	page, csp := Render(Brand{Name: `Demo <b>Bank</b> & "Co"`, Color: "#00594f", Logo: "/ciba/branding/logo"})
+	css := Style(pageCSS, "#00594f")
+	for _, want := range []string{`Demo &lt;b&gt;Bank&lt;/b&gt; &amp; &#34;Co&#34;`, `<img src="/ciba/branding/logo" alt="">`, "<style>" + css + "</style>"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if !strings.Contains(css, "--accent: #00594f") || !strings.Contains(csp, Hash(css)) || strings.Contains(csp, "unsafe") {
+		t.Fatalf("CSP %s", csp)
 	}
 }
