@@ -155,6 +155,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
+		if mail, ok := ch.(*notifier.SMTP); ok && a.Branding != nil {
+			mail.Bank = a.Branding.Name
+		}
 		a.channels = append(a.channels, ch)
 	}
 	cas, err := loadCertPool(a.ClientCA)

@@ -39,6 +39,9 @@ type SMTP struct {
 	From string
 	// TLSConfig verifies the relay; nil uses the system roots.
 	TLSConfig *tls.Config
+	// Bank is the bank's name (the ciba app's branding), leading the subject so the
+	// customer sees who writes; none when empty.
+	Bank string
 }
 
 // ErrNoAddress is returned for a user the users file gives no mail address.
@@ -157,7 +160,11 @@ func (s *SMTP) message(n *Notification) ([]byte, error) {
 	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	header("From", from.String())
 	header("To", to.String())
-	header("Subject", mime.QEncoding.Encode("utf-8", "Approve "+n.ClientName+"'s request to see your accounts"))
+	subject := "Approve " + n.ClientName + "'s request to see your accounts"
+	if s.Bank != "" {
+		subject = s.Bank + ": " + subject
+	}
+	header("Subject", mime.QEncoding.Encode("utf-8", subject))
 	header("Date", time.Now().UTC().Format(time.RFC1123Z))
 	header("Message-ID", "<"+hex.EncodeToString(id[:])+"@"+domainOf(from.Address)+">")
 	header("MIME-Version", "1.0")

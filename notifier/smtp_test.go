@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"mime"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestSMTPDelivers(t *testing.T) {
 	for _, implicit := range []bool{false, true} {
 		relay := testsmtp.Start(t, implicit)
 		s := &SMTP{Address: relay.Addr, Username: testsmtp.Username, Password: testsmtp.Password,
-			From: "Bank <no-reply@bank.example>", TLSConfig: &tls.Config{RootCAs: relay.Roots}}
+			From: "Bank <no-reply@bank.example>", TLSConfig: &tls.Config{RootCAs: relay.Roots}, Bank: "Demo Bank"}
 		if implicit {
 			s.Security = TLS
 		}
@@ -47,6 +48,9 @@ func TestSMTPDelivers(t *testing.T) {
 		}
 		if m.Header.Get("Bcc") != "" || !strings.HasPrefix(m.Header.Get("Subject"), "=?utf-8?q?") {
 			t.Fatalf("header injected: %v", m.Header)
+		}
+		if subject, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); err != nil || !strings.HasPrefix(subject, "Demo Bank: Approve ") {
+			t.Fatalf("subject %q (%v) does not name the bank first", subject, err)
 		}
 	}
 }
