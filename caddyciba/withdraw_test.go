@@ -2,7 +2,9 @@ package caddyciba
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -89,4 +91,52 @@ func assertWithdrawnLink(t *testing.T, n *notifier.Notification) {
 			t.Fatalf("decision %s: %d %s", body, r.status, r.raw)
 		}
 	}
+}
+
+// TestDisabledUserEndsPendingRequests: when the reloaded users file disables a user, their
+// pending requests end as a withdrawn consent's do: the ping goes out, the poll hears
+// access_denied, the link 410. Another user's request stays pending.
+func TestDisabledUserEndsPendingRequests(t *testing.T) {
+	ping := newReceiver(t, nil)
+	hook := newReceiver(t, nil)
+	path := writeUsers(t)
+	startGateway(t, gatewayConfig(t.TempDir(), fmt.Sprintf(`users %s
+		poll_interval 1s
+		notifier webhook %s {
+			secret %s
+		}
+		%s`, path, hook.URL, webhookSecret, deliveryClient("tpp-ping", "ping", ping.URL+"/cb"))))
+
+	aliceID, alice := startDelivery(t, hook, "tpp-ping", "ping-token-1234567890")
+	carolConsent := newConsent(t, basicID, basicSecret)
+	ack := bcBasic(t, basicID, basicSecret, "scope", "openid accounts", "login_hint", "carol@example.com",
+		"openbanking_intent_id", carolConsent)
+	if ack.status != http.StatusOK {
+		t.Fatalf("bc-authorize for carol: %d %s", ack.status, ack.raw)
+	}
+	carolID := ack.str("auth_req_id")
+	notification(t, hook)
+
+	var users []map[string]any
+	buf, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(buf, &users) != nil {
+		t.Fatalf("users file: %v", err)
+	}
+	for _, u := range users {
+		if u["subject"] == "sub-alice" {
+			u["disabled"] = true
+		}
+	}
+	buf, _ = json.Marshal(users)
+	if err := os.WriteFile(path, buf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var body map[string]any
+	if got := ping.next(t); json.Unmarshal(got.body, &body) != nil || body["auth_req_id"] != aliceID {
+		t.Fatalf("ping body %s", got.body)
+	}
+	errorOnly(t, pollBasic(t, "tpp-ping", "tpp-ping-secret", aliceID), 400, "access_denied")
+	assertWithdrawnLink(t, alice)
+	errorOnly(t, pollBasic(t, basicID, basicSecret, carolID), 400, "authorization_pending")
 }
