@@ -49,7 +49,24 @@ func (a *App) watchUsers(ctx context.Context, path string, live *users.Live) {
 			a.logger.Error("users file not reloaded; the previous one stays in service", zap.String("file", path), zap.Error(err))
 			continue
 		}
-		live.Swap(dir)
+		old := live.Swap(dir)
 		a.logger.Info("users file reloaded", zap.String("file", path), zap.Int("users", dir.Len()))
+		a.endBarred(dir.Barred(old))
+	}
+}
+
+// endBarred ends the pending requests of users the reloaded file disabled or dropped, at
+// once rather than at their next poll, so ping and push clients hear of it too. A failure
+// is logged: such a request still cannot be approved (the decision checks the user).
+func (a *App) endBarred(subjects []string) {
+	for _, sub := range subjects {
+		n, err := a.provider.WithdrawUser(sub)
+		if err != nil {
+			a.logger.Error("pending requests of a disabled user not ended", zap.Error(err))
+			continue
+		}
+		if n > 0 {
+			a.logger.Info("pending requests of a disabled user ended", zap.Int("requests", n))
+		}
 	}
 }

@@ -135,16 +135,20 @@ func get(rd store.Reader, id string) (*Consent, error) {
 // Delete removes the client's consent; its tokens stop working at once because the gate
 // finds no consent behind them.
 func (r *Repo) Delete(clientID, id string) error {
-	return r.Store.Update(func(t store.Txn) error {
-		c, err := get(t, id)
-		if err != nil {
-			return err
-		}
-		if c.ClientID != clientID {
-			return ErrNotFound
-		}
-		return t.Delete(key(id))
-	})
+	return r.Store.Update(func(t store.Txn) error { return DeleteIn(t, clientID, id) })
+}
+
+// DeleteIn is Delete inside the transaction t, so it commits together with whatever else
+// t writes (the end of the consent's pending backchannel request).
+func DeleteIn(t store.Txn, clientID, id string) error {
+	c, err := get(t, id)
+	if err != nil {
+		return err
+	}
+	if c.ClientID != clientID {
+		return ErrNotFound
+	}
+	return t.Delete(key(id))
 }
 
 // Change applies a lifecycle transition to a consent inside the transaction t, so it

@@ -122,6 +122,8 @@ func OpenDevice(t store.Reader, id, tok string) (*Opened, error) {
 // Answerable tells whether the request still awaits the user's decision.
 func (r *Request) Answerable(now time.Time) error {
 	switch {
+	case r.State == Withdrawn:
+		return ErrWithdrawn
 	case r.State != Pending:
 		return ErrDecided
 	case !now.Before(r.ExpiresAt):

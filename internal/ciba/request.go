@@ -6,6 +6,7 @@ package ciba
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/oauth"
@@ -147,6 +148,8 @@ func (r *Request) stateError() *oauth.Error {
 		return oauth.AuthorizationPending()
 	case Denied:
 		return oauth.TokenDenied()
+	case Withdrawn:
+		return &oauth.Error{Code: "access_denied", Description: "the request was withdrawn before the user decided", Status: http.StatusBadRequest}
 	}
 	return nil
 }

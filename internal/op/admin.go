@@ -75,6 +75,7 @@ var ErrNotRevocable = errors.New("the consent is neither awaiting authorisation 
 func (p *Provider) RevokeConsent(id string) (*consent.Consent, error) {
 	now := p.Now()
 	var out *consent.Consent
+	var ended *ciba.Request
 	err := p.Store.Update(func(t store.Txn) error {
 		c, err := consent.Change(t, id, now, func(c *consent.Consent) error {
 			switch c.StatusAt(now) {
@@ -86,10 +87,15 @@ func (p *Provider) RevokeConsent(id string) (*consent.Consent, error) {
 			return ErrNotRevocable
 		})
 		out = c
+		if err != nil {
+			return err
+		}
+		ended, err = withdrawConsent(t, id, now)
 		return err
 	})
 	if err == nil {
 		consentTransitions.WithLabelValues(string(out.Status)).Inc()
+		p.ended(ended)
 	}
 	return out, err
 }

@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/caddyciba/gateway/consent"
+	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/obie"
+	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 )
 
@@ -118,10 +120,20 @@ func (p *Provider) readConsent(w http.ResponseWriter, clientID, id string) {
 }
 
 func (p *Provider) deleteConsent(w http.ResponseWriter, r *http.Request, clientID, id string) {
-	if err := p.Consents.Delete(clientID, id); err != nil {
+	var ended *ciba.Request
+	err := p.Store.Update(func(t store.Txn) error {
+		if err := consent.DeleteIn(t, clientID, id); err != nil {
+			return err
+		}
+		var err error
+		ended, err = withdrawConsent(t, id, p.Now())
+		return err
+	})
+	if err != nil {
 		writeLookupError(w, err)
 		return
 	}
+	p.ended(ended)
 	p.logStep(r.Context(), "consent_delete", clientID, id, "ok")
 	consentTransitions.WithLabelValues("Deleted").Inc()
 	w.WriteHeader(http.StatusNoContent)

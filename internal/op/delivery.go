@@ -81,9 +81,11 @@ func (p *Provider) deliverResult(req *ciba.Request, tokens *TokenResponse) {
 // pushBody is the pushed token response, or the pushed error when the user denied.
 func pushBody(req *ciba.Request, tokens *TokenResponse) any {
 	if tokens == nil {
-		return map[string]string{
-			"error": "access_denied", "error_description": "the user denied the request", "auth_req_id": req.AuthReqID,
+		why := "the user denied the request"
+		if req.State == ciba.Withdrawn {
+			why = "the request was withdrawn before the user decided"
 		}
+		return map[string]string{"error": "access_denied", "error_description": why, "auth_req_id": req.AuthReqID}
 	}
 	return struct {
 		AuthReqID string `json:"auth_req_id"`

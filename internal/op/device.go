@@ -97,7 +97,7 @@ func (p *Provider) decision(r *http.Request, id, tok string) error {
 }
 
 // decisionError maps a device-side outcome to its answer: 401 for a bad link or token,
-// 409 once decided, 410 after expiry.
+// 409 once decided, 410 after expiry or withdrawal.
 func decisionError(err error) error {
 	var wrong *WrongPasswordError
 	var locked *PasswordLockedError
@@ -108,6 +108,8 @@ func decisionError(err error) error {
 		return deviceTokenRefused()
 	case errors.Is(err, ciba.ErrDecided):
 		return &oauth.Error{Code: "request_decided", Description: "the request was already decided", Status: http.StatusConflict}
+	case errors.Is(err, ciba.ErrWithdrawn):
+		return &oauth.Error{Code: "request_withdrawn", Description: "the request was withdrawn: the access it asked for was cancelled", Status: http.StatusGone}
 	case errors.Is(err, ciba.ErrExpired):
 		return &oauth.Error{Code: "request_expired", Description: "the request has expired", Status: http.StatusGone}
 	case errors.Is(err, ErrConsentUnusable):

@@ -11,6 +11,7 @@
   var endings = {
     unknown: ["This link is not valid", "Open the latest link the bank sent you. If the app that asked for access is still waiting, start again there."],
     used: ["This request was already answered", "Each link works once. Nothing more is needed here."],
+    withdrawn: ["This request was withdrawn", "The access it asked for was cancelled before you answered. Nothing was shared; nothing more is needed here."],
     expired: ["This request has expired", "It was not answered in time. Start again in the app that asked for access."],
     refused: ["This request cannot be approved", "Your bank refused it. Contact your bank if you did not expect this."],
     approved: ["Access approved", "You can return to the app that asked for access."],
@@ -29,7 +30,8 @@
     $("dashboard").hidden = kind !== "approved" && kind !== "denied";
   }
 
-  function endFor(status) {
+  function endFor(status, code) {
+    if (code === "request_withdrawn") { return "withdrawn"; }
     switch (status) {
       case 401: return "unknown";
       case 409: return "used";
@@ -134,7 +136,7 @@
           $("deny").disabled = false;
           return;
         }
-        end(endFor(r.status));
+        end(endFor(r.status, e.error));
       });
     }, function () {
       fail("The bank could not be reached. Check your connection and try again.");
@@ -148,7 +150,9 @@
 
   if (!token) { end("unknown"); return; }
   call("GET").then(function (r) {
-    if (!r.ok) { end(endFor(r.status)); return; }
+    if (!r.ok) {
+      return r.json().catch(function () { return {}; }).then(function (e) { end(endFor(r.status, e.error)); });
+    }
     return r.json().then(render);
   }, function () { end("failed"); });
 })();
