@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,6 +53,17 @@ type fixture struct {
 var fx *fixture
 
 func TestMain(m *testing.M) {
+	// The harness listens on fixed ports (9080, 9443, admin 2999); a second run of this
+	// package at the same time (test/race runs some of its tests under -race while
+	// `go test ./...` runs the package) waits for the first rather than taking over its
+	// ports. The lock goes with the process.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "caddyciba-test-ports.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		panic(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		panic(err)
+	}
 	dir, err := os.MkdirTemp("", "caddyciba-test-")
 	if err != nil {
 		panic(err)
