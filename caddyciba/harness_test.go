@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,6 +78,7 @@ func TestMain(m *testing.M) {
 	}
 	code := testpg.Main(m) // runs the tests, then stops their PostgreSQL if one was started
 	os.RemoveAll(dir)
+	runtime.KeepAlive(lock) // a collected *os.File would close the descriptor, and the lock with it
 	os.Exit(code)
 }
 
