@@ -78,6 +78,9 @@ type filterWriter struct {
 	// with its first bytes (sent).
 	detached http.Header
 	sent     bool
+	// shown: the headers of a buffered 200 as its WriteHeader left them; reverse_proxy
+	// adds the bank's trailers to the answer's headers after the body, before it is sent.
+	shown http.Header
 }
 
 // Header is the answer's header, or while a stream is filtered a detached copy.
@@ -171,6 +174,7 @@ func (fw *filterWriter) filter() {
 	fw.ownHeaders(bankHeadersShown...)
 	if n, err := strconv.ParseInt(length, 10, 64); err == nil && n <= filterBufferLimit {
 		fw.mode = buffered
+		fw.shown = h.Clone()
 		fw.buf = filterBuffers.Get().(*bytes.Buffer)
 		fw.buf.Reset()
 		return
@@ -304,7 +308,11 @@ func (fw *filterWriter) finish(upstreamErr error) error {
 			fw.replace(http.StatusBadGateway, err.Error())
 			break
 		}
-		fw.dropTrailers()
+		h := fw.Header()
+		clear(h)
+		for k, v := range fw.shown {
+			h[k] = v
+		}
 		fw.Header().Set("Content-Length", strconv.Itoa(len(kept)))
 		fw.ResponseWriterWrapper.WriteHeader(http.StatusOK)
 		_, err = fw.ResponseWriterWrapper.Write(kept)
@@ -374,16 +382,6 @@ func (fw *filterWriter) answerOwn() {
 		op.GateError.Inc()
 	}
 	obie.Write(&fw.ResponseWriterWrapper, fw.ownStatus, fw.ownMsg, obie.Item{ErrorCode: fw.ownCode, Message: fw.ownMsg})
-}
-
-// dropTrailers keeps trailers the bank announced from reaching the TPP unfiltered.
-func (fw *filterWriter) dropTrailers() {
-	h := fw.Header()
-	for k := range h {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			delete(h, k)
-		}
-	}
 }
 
 // logRefusal logs once why the bank's answer was not shown, without its content.
