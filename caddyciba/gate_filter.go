@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -259,15 +260,32 @@ func (fw *filterWriter) FlushError() error { return nil }
 
 type writerOnly struct{ io.Writer }
 
-// isJSON tells whether a Content-Type is application/json, with or without parameters,
-// without the allocations of mime.ParseMediaType on every answer.
+// isJSON tells whether a Content-Type is application/json, bare (without the allocations
+// of mime.ParseMediaType on every answer) or with no parameter but charset=utf-8.
 func isJSON(contentType string) bool {
 	const mt = "application/json"
 	if len(contentType) < len(mt) || !strings.EqualFold(contentType[:len(mt)], mt) {
 		return false
 	}
 	rest := strings.TrimLeft(contentType[len(mt):], " \t")
-	return rest == "" || rest[0] == ';'
+	if rest == "" {
+		return true
+	}
+	if rest[0] != ';' {
+		return false
+	}
+	// JSON is UTF-8 (RFC 8259): a TPP told another charset would read other text than the
+	// filter did.
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
 }
 
 // filterBuffers recycles the buffers of the bank's answers, filterOutputs those of what
