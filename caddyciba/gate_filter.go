@@ -300,7 +300,12 @@ var (
 func (fw *filterWriter) finish(upstreamErr error) error {
 	switch fw.mode {
 	case undecided:
-		return upstreamErr
+		if upstreamErr != nil {
+			return upstreamErr
+		}
+		// The handlers after wrote nothing: reverse_proxy does so when the bank switched
+		// protocols unasked. No answer of the bank is a 200.
+		fw.replace(http.StatusBadGateway, "bank gave no answer")
 	case streamed:
 		fw.pipe.CloseWithError(upstreamErr)
 		fw.streamFailed(upstreamErr)

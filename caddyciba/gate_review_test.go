@@ -56,3 +56,26 @@ func TestGateH2BankTrailer(t *testing.T) {
 		}
 	}
 }
+
+// TestGateBank101: a bank that switches protocols to a request that asked for no upgrade
+// gets no tunnel to the TPP, and the TPP gets the gate's 502, not an empty 200.
+func TestGateBank101(t *testing.T) {
+	bank := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.WriteString(`{"Data":{"Account":[{"AccountId":"31820","Nickname":"LEAK"}]}}`)
+		brw.Flush()
+	}))
+	t.Cleanup(bank.Close)
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, "reverse_proxy "+strings.TrimPrefix(bank.URL, "http://"), -1))
+	_, basic := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
+	got := hostileCall(t, "/accounts", basic)
+	if strings.Contains(string(got.body), "LEAK") {
+		t.Fatalf("the bank's tunnel reached the TPP: %s", got.body)
+	}
+	checkRefusal(t, got, http.StatusBadGateway)
+}
