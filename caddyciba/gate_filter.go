@@ -142,6 +142,9 @@ func (fw *filterWriter) WriteHeader(status int) {
 	h := fw.Header()
 	ct, ce := h.Get("Content-Type"), h.Get("Content-Encoding")
 	switch {
+	case status == http.StatusOK && (len(h.Values("Content-Type")) != 1 || len(h.Values("Content-Encoding")) > 1):
+		// The gate judges one value; the TPP's client might read another.
+		fw.replace(http.StatusBadGateway, "bank answered 200 with Content-Type or Content-Encoding twice")
 	case status == http.StatusOK && !isJSON(ct):
 		fw.replace(http.StatusBadGateway, fmt.Sprintf("bank answered 200 of type %q", ct))
 	case status == http.StatusOK && ce != "" && !strings.EqualFold(ce, "identity"):

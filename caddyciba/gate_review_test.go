@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -78,4 +79,29 @@ func TestGateBank101(t *testing.T) {
 		t.Fatalf("the bank's tunnel reached the TPP: %s", got.body)
 	}
 	checkRefusal(t, got, http.StatusBadGateway)
+}
+
+// TestGateBankTwoHeaderValues: a 200 whose Content-Type or Content-Encoding is given
+// twice is refused: the gate would judge the first, and the TPP's client might read the
+// other.
+func TestGateBankTwoHeaderValues(t *testing.T) {
+	var header atomic.Pointer[[3]string]
+	bank := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hv := header.Load()
+		w.Header()[hv[0]] = []string{hv[1], hv[2]}
+		if hv[0] != "Content-Type" {
+			w.Header().Set("Content-Type", "application/json")
+		}
+		io.WriteString(w, `{"Data":{"Account":[{"AccountId":"22289","Nickname":"<script>"}]}}`)
+	}))
+	t.Cleanup(bank.Close)
+	startGateway(t, strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, "reverse_proxy "+strings.TrimPrefix(bank.URL, "http://"), -1))
+	_, basic := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
+	for _, hv := range [][3]string{{"Content-Type", "application/json", "text/html"}, {"Content-Encoding", "identity", "gzip"}} {
+		t.Run(hv[0], func(t *testing.T) {
+			header.Store(&hv)
+			got := hostileCall(t, "/accounts", basic)
+			checkRefusal(t, got, http.StatusBadGateway)
+		})
+	}
 }
