@@ -223,6 +223,8 @@ var oddRequests = []oddRequest{
 	{"upper-case resource", "GET", aisp + "/ACCOUNTS/22289", nil, 404, "UK.OBIE.Resource.NotFound"},
 	{"fragment", "GET", aisp + "/accounts#x", nil, 0, ""},
 	{"fragment in the query", "GET", aisp + "/accounts?page=1#x", nil, 0, ""},
+	{"double slash before the prefix", "GET", "/" + aisp + "/accounts", nil, 0, ""},
+	{"dot segment before the prefix", "GET", "/./open-banking/v3.1/aisp/accounts", nil, 0, ""},
 	{"page twice", "GET", aisp + "/accounts?page=1&page=2", nil, 400, "UK.OBIE.Field.Unexpected"},
 	{"encoded ampersand", "GET", aisp + "/accounts?page=1%26fields=x", nil, 400, "UK.OBIE.Field.Unexpected"},
 	{"encoded page name", "GET", aisp + "/accounts?p%61ge=1&page=2", nil, 400, "UK.OBIE.Field.Unexpected"},
