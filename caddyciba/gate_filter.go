@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -78,6 +79,9 @@ type filterWriter struct {
 	// with its first bytes (sent).
 	detached http.Header
 	sent     bool
+	// shown: the headers of a buffered 200 as its WriteHeader left them; reverse_proxy
+	// adds the bank's trailers to the answer's headers after the body, before it is sent.
+	shown http.Header
 }
 
 // Header is the answer's header, or while a stream is filtered a detached copy.
@@ -138,6 +142,9 @@ func (fw *filterWriter) WriteHeader(status int) {
 	h := fw.Header()
 	ct, ce := h.Get("Content-Type"), h.Get("Content-Encoding")
 	switch {
+	case status == http.StatusOK && (len(h.Values("Content-Type")) != 1 || len(h.Values("Content-Encoding")) > 1):
+		// The gate judges one value; the TPP's client might read another.
+		fw.replace(http.StatusBadGateway, "bank answered 200 with Content-Type or Content-Encoding twice")
 	case status == http.StatusOK && !isJSON(ct):
 		fw.replace(http.StatusBadGateway, fmt.Sprintf("bank answered 200 of type %q", ct))
 	case status == http.StatusOK && ce != "" && !strings.EqualFold(ce, "identity"):
@@ -171,6 +178,7 @@ func (fw *filterWriter) filter() {
 	fw.ownHeaders(bankHeadersShown...)
 	if n, err := strconv.ParseInt(length, 10, 64); err == nil && n <= filterBufferLimit {
 		fw.mode = buffered
+		fw.shown = h.Clone()
 		fw.buf = filterBuffers.Get().(*bytes.Buffer)
 		fw.buf.Reset()
 		return
@@ -255,15 +263,32 @@ func (fw *filterWriter) FlushError() error { return nil }
 
 type writerOnly struct{ io.Writer }
 
-// isJSON tells whether a Content-Type is application/json, with or without parameters,
-// without the allocations of mime.ParseMediaType on every answer.
+// isJSON tells whether a Content-Type is application/json, bare (without the allocations
+// of mime.ParseMediaType on every answer) or with no parameter but charset=utf-8.
 func isJSON(contentType string) bool {
 	const mt = "application/json"
 	if len(contentType) < len(mt) || !strings.EqualFold(contentType[:len(mt)], mt) {
 		return false
 	}
 	rest := strings.TrimLeft(contentType[len(mt):], " \t")
-	return rest == "" || rest[0] == ';'
+	if rest == "" {
+		return true
+	}
+	if rest[0] != ';' {
+		return false
+	}
+	// JSON is UTF-8 (RFC 8259): a TPP told another charset would read other text than the
+	// filter did.
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
 }
 
 // filterBuffers recycles the buffers of the bank's answers, filterOutputs those of what
@@ -278,7 +303,12 @@ var (
 func (fw *filterWriter) finish(upstreamErr error) error {
 	switch fw.mode {
 	case undecided:
-		return upstreamErr
+		if upstreamErr != nil {
+			return upstreamErr
+		}
+		// The handlers after wrote nothing: reverse_proxy does so when the bank switched
+		// protocols unasked. No answer of the bank is a 200.
+		fw.replace(http.StatusBadGateway, "bank gave no answer")
 	case streamed:
 		fw.pipe.CloseWithError(upstreamErr)
 		fw.streamFailed(upstreamErr)
@@ -304,7 +334,11 @@ func (fw *filterWriter) finish(upstreamErr error) error {
 			fw.replace(http.StatusBadGateway, err.Error())
 			break
 		}
-		fw.dropTrailers()
+		h := fw.Header()
+		clear(h)
+		for k, v := range fw.shown {
+			h[k] = v
+		}
 		fw.Header().Set("Content-Length", strconv.Itoa(len(kept)))
 		fw.ResponseWriterWrapper.WriteHeader(http.StatusOK)
 		_, err = fw.ResponseWriterWrapper.Write(kept)
@@ -374,16 +408,6 @@ func (fw *filterWriter) answerOwn() {
 		op.GateError.Inc()
 	}
 	obie.Write(&fw.ResponseWriterWrapper, fw.ownStatus, fw.ownMsg, obie.Item{ErrorCode: fw.ownCode, Message: fw.ownMsg})
-}
-
-// dropTrailers keeps trailers the bank announced from reaching the TPP unfiltered.
-func (fw *filterWriter) dropTrailers() {
-	h := fw.Header()
-	for k := range h {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			delete(h, k)
-		}
-	}
 }
 
 // logRefusal logs once why the bank's answer was not shown, without its content.

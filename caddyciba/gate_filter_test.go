@@ -9,7 +9,8 @@ import (
 func TestIsJSON(t *testing.T) {
 	for ct, want := range map[string]bool{
 		"application/json": true, "application/json; charset=utf-8": true, "Application/JSON;charset=UTF-8": true,
-		"application/json ;x=y": true, "application/jsonx": false, "application/json-patch+json": false,
+		"application/json ;x=y": false, "application/json ; charset=utf-8": true, "application/json; charset=utf-16": false,
+		"application/json; charset=utf-8; x=y": false, "application/jsonx": false, "application/json-patch+json": false,
 		"text/json": false, "": false, "application/js": false, "application/problem+json": false,
 		"application/vnd.api+json": false, " application/json": false,
 	} {

@@ -219,6 +219,18 @@ var oddRequests = []oddRequest{
 	{"repeated window", "GET", aisp + "/accounts/22289/transactions?fromBookingDateTime=2026-01-01T00:00:00&fromBookingDateTime=2020-01-01T00:00:00", nil, 400, "UK.OBIE.Field.Unexpected"},
 	{"window on accounts", "GET", aisp + "/accounts?fromBookingDateTime=2026-01-01T00:00:00", nil, 400, "UK.OBIE.Field.Unexpected"},
 	{"semicolon query", "GET", aisp + "/accounts?page=1;x=2", nil, 400, "UK.OBIE.Field.Unexpected"},
+	{"upper-case prefix", "GET", "/OPEN-BANKING/v3.1/AISP/accounts", nil, 404, "UK.OBIE.Resource.NotFound"},
+	{"upper-case resource", "GET", aisp + "/ACCOUNTS/22289", nil, 404, "UK.OBIE.Resource.NotFound"},
+	{"fragment", "GET", aisp + "/accounts#x", nil, 0, ""},
+	{"fragment in the query", "GET", aisp + "/accounts?page=1#x", nil, 0, ""},
+	{"double slash before the prefix", "GET", "/" + aisp + "/accounts", nil, 0, ""},
+	{"dot segment before the prefix", "GET", "/./open-banking/v3.1/aisp/accounts", nil, 0, ""},
+	{"page twice", "GET", aisp + "/accounts?page=1&page=2", nil, 400, "UK.OBIE.Field.Unexpected"},
+	{"encoded ampersand", "GET", aisp + "/accounts?page=1%26fields=x", nil, 400, "UK.OBIE.Field.Unexpected"},
+	{"encoded page name", "GET", aisp + "/accounts?p%61ge=1&page=2", nil, 400, "UK.OBIE.Field.Unexpected"},
+	// Framing the bank's server might read otherwise than Go's.
+	{"Content-Length and chunked", "GET", aisp + "/accounts", []string{"Content-Length: 40", "Transfer-Encoding: chunked", "", "0\r\n\r\nGET /open-banking/v3.1/aisp/accounts/31820 HTTP/1.1\r\n"}, 0, ""},
+	{"two Content-Lengths", "GET", aisp + "/accounts", []string{"Content-Length: 0", "Content-Length: 5", "", "hello"}, 0, ""},
 }
 
 func (o oddRequest) raw(tok string) string {

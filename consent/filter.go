@@ -193,6 +193,8 @@ func (f *filter) item(raw []byte) error {
 		return nil
 	case r.window && !inWindow(booked, bookedOK, r.from, r.to):
 		return nil
+	case nestsAccountID(raw, hasAccount) && !nestsOnly(raw, account, 0):
+		return nil
 	}
 	edits := f.edits[:0]
 	if r.maskPAN && (bytes.Contains(raw, []byte("SchemeName")) || bytes.IndexByte(raw, '\\') >= 0) {
@@ -253,6 +255,50 @@ func appendEdited(b, raw []byte, start, end int, edits []edit) []byte {
 		start = e.end
 	}
 	return append(b, raw[start:end]...)
+}
+
+// nestsAccountID: whether the item raw may name an AccountId below its own one (OB v3.1
+// never nests one), and so must be walked.
+func nestsAccountID(raw []byte, hasOwn bool) bool {
+	n := bytes.Count(raw, []byte("AccountId"))
+	return n > 1 || n == 1 && !hasOwn || bytes.IndexByte(raw, '\\') >= 0
+}
+
+// nestsOnly: every AccountId nested in the validated value raw is the string own (none,
+// if own is nil), so an item of a consented account carries no data attributed to
+// another; an item nested too deep to walk is not shown.
+func nestsOnly(raw, own []byte, depth int) bool {
+	if depth > maxItemDepth {
+		return false
+	}
+	switch raw[0] {
+	case '[':
+		for i := skipWS(raw, 1); raw[i] != ']'; {
+			end := skipValue(raw, i)
+			if !nestsOnly(raw[i:end], own, depth+1) {
+				return false
+			}
+			i = skipWS(raw, end)
+			if raw[i] == ',' {
+				i = skipWS(raw, i+1)
+			}
+		}
+	case '{':
+		for i := skipWS(raw, 1); raw[i] != '}'; {
+			m, next := nextMember(raw, i)
+			i = next
+			v := raw[m.value:m.end]
+			if depth > 0 && unquoteName(m.name) == "AccountId" {
+				if s, ok := stringValue(v); !ok || own == nil || !bytes.Equal(s, own) {
+					return false
+				}
+			}
+			if (v[0] == '{' || v[0] == '[') && !nestsOnly(v, own, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // maxItemDepth bounds how deep the PAN walk goes (each level reads its part of the item

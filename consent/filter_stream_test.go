@@ -106,6 +106,12 @@ func refKeeps(c *Consent, item map[string]any, ep Endpoint) bool {
 	if !has && ep.Resource != Parties && ep.Resource != PartyPSU {
 		return false
 	}
+	own, _ := id.(string)
+	for _, v := range item {
+		if !refNestsOnly(v, own, has) {
+			return false
+		}
+	}
 	if ep.Resource != Transactions {
 		return true
 	}
@@ -119,6 +125,30 @@ func refKeeps(c *Consent, item map[string]any, ep Endpoint) bool {
 		at, err := time.Parse(time.RFC3339, s)
 		if err != nil || c.TransactionFrom != nil && at.Before(c.TransactionFrom.Time) || c.TransactionTo != nil && at.After(c.TransactionTo.Time) {
 			return false
+		}
+	}
+	return true
+}
+
+// refNestsOnly: every AccountId nested in v is the item's own.
+func refNestsOnly(v any, own string, has bool) bool {
+	switch v := v.(type) {
+	case []any:
+		for _, x := range v {
+			if !refNestsOnly(x, own, has) {
+				return false
+			}
+		}
+	case map[string]any:
+		if id, ok := v["AccountId"]; ok {
+			if s, isString := id.(string); !has || !isString || s != own {
+				return false
+			}
+		}
+		for _, x := range v {
+			if !refNestsOnly(x, own, has) {
+				return false
+			}
 		}
 	}
 	return true
