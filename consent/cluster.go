@@ -1,5 +1,7 @@
 package consent
 
+import "slices"
+
 // Cluster is one of the data clusters of the UK OB Customer Experience Guidelines: the
 // words both the TPP and the bank show the customer for a group of permissions.
 type Cluster struct {
@@ -26,11 +28,8 @@ func Clusters(perms []Permission) []Cluster {
 	for _, cl := range clusters {
 		var held []Permission
 		for _, p := range cl.Permissions {
-			for _, q := range perms {
-				if p == q {
-					held = append(held, p)
-					break
-				}
+			if slices.Contains(perms, p) {
+				held = append(held, p)
 			}
 		}
 		if len(held) > 0 {

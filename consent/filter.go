@@ -179,10 +179,8 @@ func (f *filter) item(raw []byte) error {
 		case "BookingDateTime":
 			booked, bookedOK = stringValue(v)
 		}
-		for _, h := range r.hidden {
-			if name == h {
-				m.drop, hide = true, true
-			}
+		if slices.Contains(r.hidden, name) {
+			m.drop, hide = true, true
 		}
 		f.ms = append(f.ms, m)
 	}
@@ -193,11 +191,14 @@ func (f *filter) item(raw []byte) error {
 		return nil
 	case r.window && !inWindow(booked, bookedOK, r.from, r.to):
 		return nil
-	case nestsAccountID(raw, hasAccount) && !nestsOnly(raw, account, 0):
+	}
+	// An escaped name could spell AccountId or SchemeName in another way.
+	escaped := bytes.IndexByte(raw, '\\') >= 0
+	if nestsAccountID(raw, hasAccount, escaped) && !nestsOnly(raw, account, 0) {
 		return nil
 	}
 	edits := f.edits[:0]
-	if r.maskPAN && (bytes.Contains(raw, []byte("SchemeName")) || bytes.IndexByte(raw, '\\') >= 0) {
+	if r.maskPAN && (escaped || bytes.Contains(raw, []byte("SchemeName"))) {
 		var ok bool
 		if edits, ok = panEdits(raw, 0, 0, edits); !ok {
 			return shapeError("an item nests deeper than %d", maxItemDepth)
@@ -259,9 +260,9 @@ func appendEdited(b, raw []byte, start, end int, edits []edit) []byte {
 
 // nestsAccountID: whether the item raw may name an AccountId below its own one (OB v3.1
 // never nests one), and so must be walked.
-func nestsAccountID(raw []byte, hasOwn bool) bool {
+func nestsAccountID(raw []byte, hasOwn, escaped bool) bool {
 	n := bytes.Count(raw, []byte("AccountId"))
-	return n > 1 || n == 1 && !hasOwn || bytes.IndexByte(raw, '\\') >= 0
+	return n > 1 || n == 1 && !hasOwn || escaped
 }
 
 // nestsOnly: every AccountId nested in the validated value raw is the string own (none,

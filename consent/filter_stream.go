@@ -166,13 +166,10 @@ func shapeError(format string, args ...any) error {
 // open reads the '{' or '[' the answer must have next.
 func (f *filter) open(k jsontext.Kind, what string) error {
 	f.window()
-	if got := f.dec.PeekKind(); got != k {
-		if got == 0 {
-			return f.readToken()
-		}
+	if got := f.dec.PeekKind(); got != k && got != 0 {
 		return shapeError("%s is %v, not %v", what, got, k)
 	}
-	return f.readToken()
+	return f.readToken() // at no kind, the decoder's error
 }
 
 // name reads the next name of an object, or its end (done). The name is the decoder's
@@ -430,7 +427,10 @@ func (o *output) grow(n int) []byte {
 }
 
 // write keeps p; its error is dst's, so a client gone stops the filter.
-func (o *output) write(p []byte) error {
+func (o *output) write(p []byte) error { return o.put(p, false) }
+
+// put keeps p for dst; kept says p is a kept item, from which on bytes are flushed on time.
+func (o *output) put(p []byte, kept bool) error {
 	if o.dst == nil {
 		o.buf = append(o.grow(len(p)), p...)
 		return nil
@@ -440,6 +440,7 @@ func (o *output) write(p []byte) error {
 	if o.err != nil || o.done {
 		return o.err
 	}
+	o.kept = o.kept || kept
 	o.buf = append(o.buf, p...)
 	if len(o.buf) >= outputSize {
 		o.writeOut()
@@ -455,15 +456,8 @@ func (o *output) write(p []byte) error {
 	return o.err
 }
 
-// keep writes a kept item (or Party); from then on kept bytes are flushed on time.
-func (o *output) keep(p []byte) error {
-	if o.dst != nil {
-		o.mu.Lock()
-		o.kept = true
-		o.mu.Unlock()
-	}
-	return o.write(p)
-}
+// keep writes a kept item (or Party).
+func (o *output) keep(p []byte) error { return o.put(p, true) }
 
 func (o *output) writeOut() {
 	if len(o.buf) > 0 && o.err == nil {
