@@ -1,11 +1,7 @@
 package op
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net"
@@ -13,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/token"
 )
 
 // DefaultAccessIdle ends a dashboard session left alone this long.
@@ -32,18 +29,8 @@ type accessSession struct {
 	Seen time.Time `json:"t"`
 }
 
-func sessionKey(cookie string) string {
-	sum := sha256.Sum256([]byte(cookie))
-	return "access/session/" + hex.EncodeToString(sum[:])
-}
-
-func randomToken() (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
+// sessionKey is where a session is stored: under its cookie's hash, as tokens are.
+func sessionKey(cookie string) string { return token.Key("access/session", cookie) }
 
 func (p *Provider) accessIdle() time.Duration {
 	if p.AccessIdle > 0 {
@@ -54,11 +41,11 @@ func (p *Provider) accessIdle() time.Duration {
 
 // startSession stores a new session for subject and sets its cookie.
 func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, subject string) (*accessSession, error) {
-	cookie, err := randomToken()
+	cookie, err := token.New()
 	if err != nil {
 		return nil, err
 	}
-	csrf, err := randomToken()
+	csrf, err := token.New()
 	if err != nil {
 		return nil, err
 	}

@@ -70,10 +70,5 @@ func quoteInto(b *strings.Builder, s string) {
 // refuseCredentials answers 401 with the Bearer challenge and no body (UK OB): why is
 // empty when the request carried no token at all.
 func (p *Provider) refuseCredentials(w http.ResponseWriter, why string) {
-	code := ""
-	if why != "" {
-		code = "invalid_token"
-	}
-	w.Header().Set("WWW-Authenticate", challenge(p.Issuer, code, why))
-	w.WriteHeader(http.StatusUnauthorized)
+	p.refuseToken(why).Write(w)
 }

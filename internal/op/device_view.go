@@ -53,16 +53,13 @@ func (p *Provider) DeviceView(deviceID, deviceToken string) (*DeviceView, error)
 		return nil, ErrConsentUnusable
 	}
 	v := &DeviceView{
-		ClientName:        r.ClientID,
+		ClientName:        p.clientName(r.ClientID),
 		BindingMessage:    r.BindingMessage,
 		TransactionWindow: transactionWindow(c),
 		AccessLasts:       accessLasts(c),
 		ExpiresAt:         r.ExpiresAt,
 		Accounts:          make([]AccountView, len(u.Accounts)),
 		PasswordRequired:  o.Holder == ciba.Page && u.PasswordHash != "",
-	}
-	if cl := p.Clients.Lookup(r.ClientID); cl != nil && cl.Name != "" {
-		v.ClientName = cl.Name
 	}
 	for _, perm := range c.Permissions {
 		v.Permissions = append(v.Permissions, PermissionView{Code: string(perm), Text: perm.Describe()})
