@@ -181,9 +181,9 @@ var strippedHeaders = []string{
 }
 
 // scrub removes from the request headers what only the gate may say or what could change
-// the bank's answer. The names the client lists in Connection go first: reverse_proxy
-// would drop them on the way to the bank, and with them the gate's identity headers if
-// they were listed.
+// the bank's answer; the identity headers the gate sets after it replace the client's own.
+// The names the client lists in Connection go first: reverse_proxy would drop them on the
+// way to the bank, and with them the gate's identity headers if they were listed.
 func (g *Gate) scrub(h http.Header) {
 	for _, v := range h["Connection"] {
 		for v != "" {
@@ -201,9 +201,6 @@ func (g *Gate) scrub(h http.Header) {
 		if len(name) >= len("X-Ciba-") && strings.EqualFold(name[:len("X-Ciba-")], "X-Ciba-") {
 			delete(h, name)
 		}
-	}
-	for _, name := range []string{g.SubjectHeader, g.ConsentHeader, g.ClientHeader, g.AccountsHeader} {
-		h.Del(name)
 	}
 	if !g.PassAuthorization {
 		delete(h, "Authorization")

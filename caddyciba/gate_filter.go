@@ -74,17 +74,15 @@ type filterWriter struct {
 	filtered  chan error
 	filterErr error
 	logged    bool
-	// While a stream is filtered, the handlers before see detached headers (reverse_proxy
-	// writes the bank's trailers there), and the filter's goroutine sends the real ones
-	// with its first bytes (sent).
+	// Once a 200 is being filtered, the handlers before see detached headers: reverse_proxy
+	// writes the bank's trailers there after the body, and the real ones stay as the
+	// 200's WriteHeader left them. A stream's goroutine sends them with its first bytes
+	// (sent).
 	detached http.Header
 	sent     bool
-	// shown: the headers of a buffered 200 as its WriteHeader left them; reverse_proxy
-	// adds the bank's trailers to the answer's headers after the body, before it is sent.
-	shown http.Header
 }
 
-// Header is the answer's header, or while a stream is filtered a detached copy.
+// Header is the answer's header, or while a 200 is filtered a detached one.
 func (fw *filterWriter) Header() http.Header {
 	if fw.detached != nil {
 		return fw.detached
@@ -176,15 +174,14 @@ func (fw *filterWriter) filter() {
 	h := fw.Header()
 	length := h.Get("Content-Length")
 	fw.ownHeaders(bankHeadersShown...)
+	fw.detached = make(http.Header)
 	if n, err := strconv.ParseInt(length, 10, 64); err == nil && n <= filterBufferLimit {
 		fw.mode = buffered
-		fw.shown = h.Clone()
 		fw.buf = filterBuffers.Get().(*bytes.Buffer)
 		fw.buf.Reset()
 		return
 	}
 	fw.mode = streamed
-	fw.detached = make(http.Header)
 	pr, pw := io.Pipe()
 	fw.pipe, fw.filtered = pw, make(chan error, 1)
 	go func() {
@@ -334,11 +331,7 @@ func (fw *filterWriter) finish(upstreamErr error) error {
 			fw.replace(http.StatusBadGateway, err.Error())
 			break
 		}
-		h := fw.Header()
-		clear(h)
-		for k, v := range fw.shown {
-			h[k] = v
-		}
+		fw.detached = nil
 		fw.Header().Set("Content-Length", strconv.Itoa(len(kept)))
 		fw.ResponseWriterWrapper.WriteHeader(http.StatusOK)
 		_, err = fw.ResponseWriterWrapper.Write(kept)
@@ -351,7 +344,6 @@ func (fw *filterWriter) finish(upstreamErr error) error {
 // refuseUnsentStream answers the gate's 502 for a stream that failed before it sent
 // anything (streamFailed logged why); its filter has ended.
 func (fw *filterWriter) refuseUnsentStream() {
-	fw.detached = nil
 	fw.mode, fw.ownStatus, fw.ownCode, fw.ownMsg = replaced, http.StatusBadGateway, obie.CodeUnexpectedError, "The bank's answer cannot be shown"
 	fw.answerOwn()
 }
@@ -397,12 +389,15 @@ func (fw *filterWriter) ownHeaders(keep ...string) {
 // answerOwn writes the gate's own OB error in place of the bank's answer, with the
 // headers the answer had before the bank's (a 429 keeps a valid Retry-After).
 func (fw *filterWriter) answerOwn() {
+	fw.detached = nil
 	retry := fw.Header().Get("Retry-After")
 	fw.ownHeaders()
-	_, notSeconds := strconv.ParseUint(retry, 10, 32)
-	_, notDate := http.ParseTime(retry)
-	if fw.ownStatus == http.StatusTooManyRequests && (notSeconds == nil || notDate == nil) {
-		fw.Header().Set("Retry-After", retry)
+	if fw.ownStatus == http.StatusTooManyRequests {
+		_, secondsErr := strconv.ParseUint(retry, 10, 32)
+		_, dateErr := http.ParseTime(retry)
+		if secondsErr == nil || dateErr == nil {
+			fw.Header().Set("Retry-After", retry)
+		}
 	}
 	if fw.ownStatus == http.StatusBadGateway {
 		op.GateError.Inc()

@@ -22,12 +22,6 @@ func NewCallback() *Callback {
 	return &Callback{client: noRedirectClient(), FirstBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second}
 }
 
-// Send delivers body to endpoint; the endpoint was checked at configuration (HTTPS unless
-// loopback).
-func (c *Callback) Send(ctx context.Context, endpoint, bearer string, body []byte) error {
-	return retrying(ctx, c.FirstBackoff, c.MaxBackoff, func() (bool, error) { return c.Attempt(ctx, endpoint, bearer, body) })
-}
-
 // Attempt makes one delivery; retry tells whether another may succeed.
 func (c *Callback) Attempt(ctx context.Context, endpoint, bearer string, body []byte) (retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))

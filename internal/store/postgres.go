@@ -103,9 +103,7 @@ const (
 	// putNewSQL inserts, or replaces a row only if it has expired: the row lock ON
 	// CONFLICT takes makes the check and the write one step, so of two racing PutNews
 	// exactly one changes a row.
-	putNewSQL = `INSERT INTO ciba_kv (key, val, expires_at)
-		VALUES ($1, $2, CASE WHEN $3::bigint > 0 THEN now() + $3::bigint * interval '1 microsecond' END)
-		ON CONFLICT (key) DO UPDATE SET val = excluded.val, expires_at = excluded.expires_at
+	putNewSQL = putSQL + `
 		WHERE ciba_kv.expires_at IS NOT NULL AND ciba_kv.expires_at <= now()`
 	deleteSQL = `DELETE FROM ciba_kv WHERE key = $1`
 )
