@@ -125,13 +125,6 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	id := interactionID(r)
 	w.Header().Set(interactionHeader, id)
 	adm, refusal := g.provider.Admit(r)
-	var query string
-	if refusal == nil {
-		var err error
-		if query, err = adm.Endpoint.Query(r.URL.RawQuery); err != nil {
-			refusal = op.RefuseQuery
-		}
-	}
 	if refusal != nil {
 		countRefusal(refusal.Status())
 		refusal.Write(w)
@@ -139,7 +132,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	}
 	op.GateAllowed.Inc()
 	g.provider.NoteUse(adm.Consent.ID)
-	r.URL.RawQuery, r.URL.ForceQuery, r.URL.Fragment, r.URL.RawFragment = query, false, "", ""
+	r.URL.RawQuery, r.URL.ForceQuery, r.URL.Fragment, r.URL.RawFragment = adm.Query, false, "", ""
 	// Admit found no body; none goes on, whatever the protocol left open.
 	r.Body, r.ContentLength, r.TransferEncoding = http.NoBody, 0, nil
 	h := r.Header

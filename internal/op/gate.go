@@ -10,12 +10,13 @@ import (
 	"github.com/caddyciba/gateway/internal/token"
 )
 
-// Admission is what a gated account request may do: the token's grant, its consent and
-// the endpoint asked for.
+// Admission is what a gated account request may do: the token's grant, its consent, the
+// endpoint asked for and its query string, canonical (consent.Endpoint.Query).
 type Admission struct {
 	Token    *token.Access
 	Consent  *consent.Consent
 	Endpoint consent.Endpoint
+	Query    string
 }
 
 // Refusal is why a gated request is turned away; Write answers it.
@@ -66,7 +67,8 @@ func forbidden(message, code, detail, path string) *Refusal {
 // methods, without a body; a live CIBA token from the Authorization header, over its bound
 // certificate; its whole grant holding (checkGrant: client, user, refresh token, consent
 // Authorised and unexpired); the endpoint covered by the consent's permissions; an
-// AccountId in the path one the user selected. Each refusal says which of these failed,
+// AccountId in the path one the user selected; only the query parameters the endpoint
+// defines, each once. Each refusal says which of these failed,
 // and nothing about data the token does not already reach: an account outside the consent
 // is refused in the same words whether or not it exists.
 func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
@@ -113,7 +115,12 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 		return nil, forbidden("The account is not part of the consent", obie.CodeFieldInvalid,
 			"AccountId "+ep.AccountID+" is not one the user selected for the consent", "AccountId")
 	}
-	return &Admission{Token: rec, Consent: c, Endpoint: ep}, nil
+	// After the token, so that a token sent as a query parameter is still a 401.
+	query, err := ep.Query(r.URL.RawQuery)
+	if err != nil {
+		return nil, refuseQuery
+	}
+	return &Admission{Token: rec, Consent: c, Endpoint: ep, Query: query}, nil
 }
 
 // notAuthorised is the 403 of a consent that exists but does not stand authorised for the
@@ -142,8 +149,7 @@ var (
 		item: obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "the account information endpoints answer " + consent.AllowedMethods + " only"}}
 	refuseBody = &Refusal{status: http.StatusBadRequest, message: "Unexpected request body",
 		item: obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "a request to an account information endpoint has no body"}}
-	// RefuseQuery answers a query string the endpoint does not take (consent.Endpoint.Query).
-	RefuseQuery = &Refusal{status: http.StatusBadRequest, message: "Unexpected query parameter",
+	refuseQuery = &Refusal{status: http.StatusBadRequest, message: "Unexpected query parameter",
 		item: obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "the endpoint takes only the query parameters UK OB v3.1 defines for it, each once"}}
 )
 
