@@ -29,6 +29,19 @@ func pendingKey(subject string) string { return "areq-user/" + subject }
 // rounded up, so a client that fills its share cannot keep the user from the others.
 func clientShare(max int) int { return (max + 1) / 2 }
 
+// readPending is the user's list of live requests; none when there is no list.
+func readPending(t store.Reader, subject string) ([]pendingEntry, error) {
+	buf, err := t.Get(pendingKey(subject))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list []pendingEntry
+	return list, json.Unmarshal(buf, &list)
+}
+
 // holdPendingSlot takes one of the user's slots for the request under key, inside the
 // transaction that stores the request, so the caps hold across instances and under
 // concurrency: a user has at most MaxPendingPerUser live requests (pending, unexpired),
@@ -37,13 +50,8 @@ func clientShare(max int) int { return (max + 1) / 2 }
 // the list's own times, the rest read from the requests when a cap is reached, so the
 // list stays at most MaxPendingPerUser long and a request costs at most that many reads.
 func (p *Provider) holdPendingSlot(t store.Txn, req *ciba.Request, key string, now time.Time) error {
-	var list []pendingEntry
-	switch buf, err := t.Get(pendingKey(req.Subject)); {
-	case err == nil:
-		if err := json.Unmarshal(buf, &list); err != nil {
-			return err
-		}
-	case !errors.Is(err, store.ErrNotFound):
+	list, err := readPending(t, req.Subject)
+	if err != nil {
 		return err
 	}
 	list = keepPending(list, func(e pendingEntry) bool { return now.Unix() < e.Expires })

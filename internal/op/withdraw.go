@@ -1,8 +1,6 @@
 package op
 
 import (
-	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/ciba"
@@ -54,15 +52,8 @@ func (p *Provider) WithdrawUser(sub string) (int, error) {
 	var ended []*ciba.Request
 	err := p.Store.Update(func(t store.Txn) error {
 		ended = ended[:0]
-		buf, err := t.Get(pendingKey(sub))
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
+		list, err := readPending(t, sub)
 		if err != nil {
-			return err
-		}
-		var list []pendingEntry
-		if err := json.Unmarshal(buf, &list); err != nil {
 			return err
 		}
 		now := p.Now()
