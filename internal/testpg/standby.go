@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,36 +23,18 @@ func (s *Server) Standby() (*Server, error) {
 	if s.bin == "" {
 		return nil, errors.New("testpg: only a server this package started can have a standby")
 	}
-	dir, err := os.MkdirTemp("/tmp", "pg")
+	sb, err := newServer(s.bin, s.host, s.pass)
 	if err != nil {
 		return nil, err
 	}
-	cred, err := credential(dir)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	sb := &Server{dir: dir, host: s.host, pass: s.pass, bin: s.bin, data: filepath.Join(dir, "data"), cred: cred,
-		port: strconv.Itoa(port)}
-	sb.Admin = fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable", dir, sb.port)
 	backup := exec.Command(filepath.Join(s.bin, "pg_basebackup"), "-D", sb.data, "-R", "-X", "stream",
 		"-c", "fast", "-h", s.dir, "-p", s.port, "-U", "postgres")
-	backup.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	backup.SysProcAttr = &syscall.SysProcAttr{Credential: sb.cred}
 	if out, err := backup.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
+		os.RemoveAll(sb.dir)
 		return nil, fmt.Errorf("pg_basebackup: %v\n%s", err, out)
 	}
-	if err := sb.run(); err != nil {
-		sb.Stop()
-		return nil, err
-	}
-	if err := sb.waitReady(30 * time.Second); err != nil {
-		sb.Stop()
+	if err := sb.start(); err != nil {
 		return nil, err
 	}
 	if err := s.admin(`ALTER SYSTEM SET synchronous_standby_names = '*'`); err != nil {

@@ -122,7 +122,31 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Unix socket paths are limited to 107 bytes: a short directory under /tmp.
+	s, err := newServer(bin, "127.0.0.1", randomHex())
+	if err != nil {
+		return nil, err
+	}
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", s.data, "-U", "postgres", "--auth-local=trust",
+		"--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	initdb.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+	if out, err := initdb.CombinedOutput(); err != nil {
+		os.RemoveAll(s.dir)
+		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	if err := s.start(); err != nil {
+		return nil, err
+	}
+	if err := s.admin(fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD '%s' NOSUPERUSER NOCREATEDB NOCREATEROLE`, Role, s.pass)); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer sets out a server's directory (short: Unix socket paths are limited to 107
+// bytes), owner and port, before its data directory is made.
+func newServer(bin, host, pass string) (*Server, error) {
 	dir, err := os.MkdirTemp("/tmp", "pg")
 	if err != nil {
 		return nil, err
@@ -132,36 +156,28 @@ func Start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	data := filepath.Join(dir, "data")
-	s := &Server{dir: dir, host: "127.0.0.1", pass: randomHex(), bin: bin, data: data, cred: cred}
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust",
-		"--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	initdb.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
-	if out, err := initdb.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
-	}
 	port, err := freePort()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s.port = strconv.Itoa(port)
+	s := &Server{dir: dir, host: host, pass: pass, bin: bin, data: filepath.Join(dir, "data"), cred: cred, port: strconv.Itoa(port)}
 	s.Admin = fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable", dir, s.port)
+	return s, nil
+}
+
+// start runs the server on its data directory and waits until it answers; a server that
+// does not is stopped.
+func (s *Server) start() error {
 	if err := s.run(); err != nil {
 		s.Stop()
-		return nil, err
+		return err
 	}
 	if err := s.waitReady(30 * time.Second); err != nil {
 		s.Stop()
-		return nil, err
+		return err
 	}
-	if err := s.admin(fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD '%s' NOSUPERUSER NOCREATEDB NOCREATEROLE`, Role, s.pass)); err != nil {
-		s.Stop()
-		return nil, err
-	}
-	return s, nil
+	return nil
 }
 
 // run starts the postmaster in its own process group, from a thread that stays for the
