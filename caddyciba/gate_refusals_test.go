@@ -59,7 +59,6 @@ func TestGateRefusals(t *testing.T) {
 	bound := ciba(func(a *token.Access) { a.CertThumbprint = token.Thumbprint(fx.mtlsCert.Leaf) })
 	goneClient := ciba(func(a *token.Access) { a.ClientID = "tpp-deregistered" })
 	goneUser := ciba(func(a *token.Access) { a.Subject = "psu-left-the-bank" })
-	goneRefresh := ciba(func(a *token.Access) { a.Refresh = token.Key("rt", "revoked-refresh-token") })
 	goneConsent := ciba(func(a *token.Access) { a.ConsentID = "deleted-consent" })
 
 	expiredID, expiredConsent := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
@@ -107,8 +106,6 @@ func TestGateRefusals(t *testing.T) {
 			challenge: invalid("the client the token was issued to is no longer registered")},
 		{name: "user gone", path: "/accounts/22289", auth: "Bearer " + goneUser, status: 401,
 			challenge: invalid("the user who granted access is no longer known or is disabled")},
-		{name: "refresh token revoked", path: "/accounts/22289", auth: "Bearer " + goneRefresh, status: 401,
-			challenge: invalid("the grant was revoked or has expired (its refresh token no longer counts)")},
 		{name: "consent deleted", path: "/accounts/22289", auth: "Bearer " + goneConsent, status: 401,
 			challenge: invalid("the consent no longer exists (deleted)")},
 		{name: "consent expired", path: "/accounts/22289", auth: "Bearer " + expiredConsent, status: 401,

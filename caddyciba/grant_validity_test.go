@@ -77,9 +77,21 @@ func TestGrantValidity(t *testing.T) {
 			}
 		}, http.StatusUnauthorized},
 		{"refresh token revoked", func(t *testing.T, _, rt string) {
+			// An access token of the refresh grant ends with the refresh token too.
+			refreshed := postForm(t, client(nil), httpBase+"/token", formOf("grant_type", "refresh_token", "refresh_token", rt), basicID, basicSecret)
+			if refreshed.status != http.StatusOK {
+				t.Fatalf("refresh: %d %s", refreshed.status, refreshed.raw)
+			}
+			second := refreshed.str("access_token")
+			if r := accountCall(t, "/accounts/acc-1", second); r.status != http.StatusOK {
+				t.Fatalf("refreshed token before: gate %d %s", r.status, r.raw)
+			}
 			r := postForm(t, client(nil), httpBase+"/revoke", formOf("token", rt, "token_type_hint", "refresh_token"), basicID, basicSecret)
 			if r.status != http.StatusOK {
 				t.Fatalf("revoke: %d %s", r.status, r.raw)
+			}
+			if r := accountCall(t, "/accounts/acc-1", second); r.status != http.StatusUnauthorized {
+				t.Fatalf("refreshed token after: gate %d %s, want 401", r.status, r.raw)
 			}
 		}, http.StatusUnauthorized},
 		{"user disabled in the users file", func(t *testing.T, _, _ string) {

@@ -26,7 +26,6 @@ const (
 	whyCertificate = "the access token is bound to a client certificate that was not presented on this connection"
 	whyClient      = "the client the token was issued to is no longer registered"
 	whyUser        = "the user who granted access is no longer known or is disabled"
-	whyRefresh     = "the grant was revoked or has expired (its refresh token no longer counts)"
 	whyConsentGone = "the consent no longer exists (deleted)"
 	whyConsentOver = "the consent has expired"
 )

@@ -18,7 +18,7 @@ func TestChallenge(t *testing.T) {
 	}
 	// Every description the gate sends is a valid RFC 6750 error_description as it stands:
 	// %x20-21 / %x23-5B / %x5D-7E, so no escaping changes it.
-	for _, why := range []string{whyUnknown, whyExpired, whyCertificate, whyClient, whyUser, whyRefresh, whyConsentGone, whyConsentOver} {
+	for _, why := range []string{whyUnknown, whyExpired, whyCertificate, whyClient, whyUser, whyConsentGone, whyConsentOver} {
 		for i := 0; i < len(why); i++ {
 			if c := why[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
 				t.Errorf("%q has %q at %d", why, c, i)

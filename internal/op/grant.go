@@ -14,8 +14,8 @@ type grantVerdict int
 
 const (
 	grantHolds grantVerdict = iota
-	// grantOver: the client, the user, the consent or the refresh token is gone, disabled
-	// or expired; the token no longer counts (401 at the gate).
+	// grantOver: the client, the user or the consent is gone, disabled or expired; the
+	// token no longer counts (401 at the gate).
 	grantOver
 	// grantNotAuthorised: the consent exists but is not Authorised for this client (403).
 	grantNotAuthorised
@@ -26,15 +26,14 @@ const (
 // grantRef is what a token records of the grant it stands for.
 type grantRef struct {
 	clientID, subject, consentID string
-	// refreshKey is the store key of the grant's refresh token, when the token has one.
-	refreshKey string
 }
 
 // checkGrant is the one judgement of a user's grant, made by the gate on every request and
 // by introspection, so that introspection answers what the gate would decide: the grant
 // holds while its client is registered, its user is in the users file and not disabled,
-// its refresh token (if any) is neither revoked nor expired, and its consent is this client's, Authorised
-// and unexpired. It returns the consent when the grant holds.
+// and its consent is this client's, Authorised and unexpired. It returns the consent when
+// the grant holds. A refresh token's revocation or expiry needs no read here: revoking it
+// deletes the access tokens issued under it (token.RevokeRefresh), and none outlives it.
 func (p *Provider) checkGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict) {
 	c, v, _ := p.judgeGrant(r, g, now)
 	return c, v
@@ -51,15 +50,6 @@ func (p *Provider) judgeGrant(r store.Reader, g grantRef, now time.Time) (*conse
 	}
 	if u := p.Users.BySubject(g.subject); u == nil || u.Disabled {
 		return nil, grantOver, whyUser
-	}
-	if g.refreshKey != "" {
-		rt, err := p.refreshRecords.Get(r, g.refreshKey)
-		switch {
-		case errors.Is(err, store.ErrNotFound) || errors.Is(err, token.ErrInvalid) || (err == nil && !rt.Live(now)):
-			return nil, grantOver, whyRefresh
-		case err != nil:
-			return nil, grantUnreadable, ""
-		}
 	}
 	c, err := p.consentRecords.Get(r, consent.StoreKey(g.consentID))
 	switch {
@@ -78,10 +68,10 @@ func (p *Provider) judgeGrant(r store.Reader, g grantRef, now time.Time) (*conse
 
 // accessGrant is the grant an access token stands for.
 func accessGrant(a *token.Access) grantRef {
-	return grantRef{clientID: a.ClientID, subject: a.Subject, consentID: a.ConsentID, refreshKey: a.Refresh}
+	return grantRef{clientID: a.ClientID, subject: a.Subject, consentID: a.ConsentID}
 }
 
 // refreshGrant is the grant a refresh token stands for.
-func refreshGrantOf(key string, rt *token.Refresh) grantRef {
-	return grantRef{clientID: rt.ClientID, subject: rt.Subject, consentID: rt.ConsentID, refreshKey: key}
+func refreshGrant(rt *token.Refresh) grantRef {
+	return grantRef{clientID: rt.ClientID, subject: rt.Subject, consentID: rt.ConsentID}
 }

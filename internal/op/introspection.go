@@ -77,7 +77,7 @@ func (p *Provider) introspectRefresh(tok, clientID string, now time.Time) *Intro
 	if err != nil || rec.ClientID != clientID {
 		return &Introspection{Active: false}
 	}
-	if _, verdict := p.checkGrant(p.Store, refreshGrantOf(token.RefreshKey(tok), rec), now); verdict != grantHolds {
+	if _, verdict := p.checkGrant(p.Store, refreshGrant(rec), now); verdict != grantHolds {
 		return &Introspection{Active: false}
 	}
 	out := &Introspection{Active: true, Scope: rec.Scope, ClientID: rec.ClientID, Subject: rec.Subject,

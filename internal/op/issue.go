@@ -27,7 +27,8 @@ type userGrant struct {
 	acr        string
 	thumbprint string
 	authTime   time.Time
-	// until is the consent's expiry (zero: none); no token outlives it.
+	// until is when the grant ends (zero: never): the consent's expiry, and in the refresh
+	// grant the refresh token's; no token outlives it.
 	until time.Time
 	// refreshKey is the store key of the refresh token an access token is issued under.
 	refreshKey string
@@ -46,8 +47,8 @@ func (p *Provider) issue(t store.Txn, g *userGrant, now time.Time, mintRefresh b
 	if !g.until.IsZero() {
 		ttl = min(ttl, g.until.Sub(now))
 	}
-	// The refresh token comes first: the access token records it, so that revoking the
-	// refresh token ends the access tokens of its grant.
+	// The refresh token comes first: it records the access token, so that revoking it ends
+	// the access tokens of its grant.
 	var rt string
 	refreshKey := g.refreshKey
 	if mintRefresh {
@@ -55,6 +56,7 @@ func (p *Provider) issue(t store.Txn, g *userGrant, now time.Time, mintRefresh b
 		if !g.until.IsZero() {
 			rttl = min(rttl, g.until.Sub(now))
 		}
+		ttl = min(ttl, rttl)
 		var err error
 		rt, err = token.MintRefresh(t, &token.Refresh{
 			ClientID: g.clientID, Subject: g.subject, ConsentID: g.consentID, Scope: g.scope,
@@ -67,10 +69,15 @@ func (p *Provider) issue(t store.Txn, g *userGrant, now time.Time, mintRefresh b
 	}
 	at, err := token.MintAccess(t, &token.Access{
 		ClientID: g.clientID, Grant: token.CIBA, Scope: g.scope, Subject: g.subject, ConsentID: g.consentID,
-		CertThumbprint: g.thumbprint, Refresh: refreshKey, IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
+		CertThumbprint: g.thumbprint, IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
 	}, ttl)
 	if err != nil {
 		return nil, nil, err
+	}
+	if refreshKey != "" {
+		if err := token.LinkAccess(t, refreshKey, token.AccessKey(at), now.Add(ttl).Unix(), now); err != nil {
+			return nil, nil, err
+		}
 	}
 	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: g.scope, consentID: g.consentID}
 	minted := []string{token.AccessKey(at)}

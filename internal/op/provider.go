@@ -83,7 +83,6 @@ type Provider struct {
 
 	// The gate's records, decoded once per stored version.
 	accessRecords  *store.Decoded[token.Access]
-	refreshRecords *store.Decoded[token.Refresh]
 	consentRecords *store.Decoded[consent.Consent]
 
 	// background is where the delivery workers run; Close cancels it and waits. What
@@ -121,7 +120,6 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	p.Users = users.Empty()
 	p.accessRecords = store.NewDecoded(gateCacheSize, token.DecodeAccess)
-	p.refreshRecords = store.NewDecoded(gateCacheSize, token.DecodeRefresh)
 	p.consentRecords = store.NewDecoded(gateCacheSize, consent.Decode)
 	p.callback = notifier.NewCallback()
 	p.limits = &ratelimit.Limiter{Store: s, Prefix: rateLimitPrefix}

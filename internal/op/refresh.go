@@ -50,7 +50,7 @@ func (p *Provider) refresh(t store.Txn, rt string, c *clients.Authenticated, for
 		}
 		scope = strings.Join(strings.Fields(s), " ")
 	}
-	cons, verdict := p.checkGrant(t, refreshGrantOf(token.RefreshKey(rt), rec), now)
+	cons, verdict := p.checkGrant(t, refreshGrant(rec), now)
 	switch verdict {
 	case grantUnreadable:
 		return nil, nil, errors.New("the grant could not be read")
@@ -65,7 +65,8 @@ func (p *Provider) refresh(t store.Txn, rt string, c *clients.Authenticated, for
 	if g.thumbprint == "" {
 		g.thumbprint = c.CertThumbprint
 	}
-	if cons.Expiration != nil {
+	g.until = time.Unix(rec.ExpiresAt, 0)
+	if cons.Expiration != nil && cons.Expiration.Time.Before(g.until) {
 		g.until = cons.Expiration.Time
 	}
 	resp, _, err := p.issue(t, g, now, false, nil)

@@ -38,11 +38,8 @@ type Access struct {
 	ConsentID string `json:"consent_id,omitempty"`
 	// CertThumbprint binds the token to a TLS client certificate (RFC 8705 x5t#S256).
 	CertThumbprint string `json:"x5t_s256,omitempty"`
-	// Refresh is the store key (RefreshKey) of the refresh token of the same grant:
-	// revoking that refresh token ends this access token too (RFC 7009 §2.1).
-	Refresh   string `json:"rt,omitempty"`
-	IssuedAt  int64  `json:"iat"`
-	ExpiresAt int64  `json:"exp"`
+	IssuedAt       int64  `json:"iat"`
+	ExpiresAt      int64  `json:"exp"`
 }
 
 // PresentedOver tells whether the token may be used on a connection: an unbound token
