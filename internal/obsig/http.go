@@ -1,6 +1,7 @@
 package obsig
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -49,8 +50,8 @@ func VerifyRequest(h http.Header, body []byte, keys jwk.Set, expect Expect, opts
 // Answer writes the 400 OB error body of a refusal made by VerifyRequest or Verify, and
 // reports false for an error that is no refusal (the caller's configuration: a 500).
 func Answer(w http.ResponseWriter, err error) bool {
-	e, ok := err.(*Error)
-	if !ok {
+	var e *Error
+	if !errors.As(err, &e) {
 		return false
 	}
 	obie.Write(w, http.StatusBadRequest, "The request's x-jws-signature is refused.", e.Item())
