@@ -240,10 +240,12 @@ func checkHeader(hdr jws.Headers, opts Options) error {
 	if hdr.KeyID() == "" {
 		return missingClaim(headerKid)
 	}
-	if typ := hdr.Type(); typ != "" && typ != "JOSE" {
+	// typ and cty are media types, whose names are case-insensitive (RFC 7515 §4.1.9–10
+	// allow the "application/" prefix to be left out).
+	if typ := hdr.Type(); typ != "" && !isMediaType(typ, "jose") {
 		return invalidClaim(headerTyp, "must be JOSE when present")
 	}
-	if cty := hdr.ContentType(); cty != "" && cty != "json" && cty != "application/json" {
+	if cty := hdr.ContentType(); cty != "" && !isMediaType(cty, "json") {
 		return invalidClaim(headerCty, "must be json or application/json when present")
 	}
 
@@ -308,6 +310,11 @@ func checkHeader(hdr jws.Headers, opts Options) error {
 		return invalidClaim(headerCrit, "must list exactly "+strings.Join(critFor(opts.Form), ", "))
 	}
 	return nil
+}
+
+// isMediaType reports whether v names application/<sub>, with or without the prefix.
+func isMediaType(v, sub string) bool {
+	return strings.EqualFold(v, sub) || strings.EqualFold(v, "application/"+sub)
 }
 
 // critFor is the crit the profile asks for in form f.

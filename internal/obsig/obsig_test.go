@@ -245,7 +245,10 @@ func TestVerifyFaults(t *testing.T) {
 		{name: "no key set", value: good, mod: func(o *Options) {}, code: "nil-set"},
 
 		{name: "typ JWT", value: ps(edit{"typ": "JWT"}), code: obie.CodeSignatureInvalidClaim, path: "typ"},
-		{name: "typ lower case", value: ps(edit{"typ": "jose"}), code: obie.CodeSignatureInvalidClaim, path: "typ"},
+		{name: "ok typ lower case", value: ps(edit{"typ": "jose"})},
+		{name: "ok typ as a full media type", value: ps(edit{"typ": "application/jose"})},
+		{name: "typ JOSE+JSON", value: ps(edit{"typ": "JOSE+JSON"}), code: obie.CodeSignatureInvalidClaim, path: "typ"},
+		{name: "cty application/jose", value: ps(edit{"cty": "application/jose"}), code: obie.CodeSignatureInvalidClaim, path: "cty"},
 		{name: "cty text", value: ps(edit{"cty": "text/plain"}), code: obie.CodeSignatureInvalidClaim, path: "cty"},
 
 		{name: "b64 false in the later form", value: psU(nil), code: obie.CodeSignatureInvalidClaim, path: "b64"},
