@@ -38,6 +38,16 @@ const (
 	CodeReauthenticate   = "UK.OBIE.Reauthenticate"
 )
 
+// Error codes of the x-jws-signature checks (package obsig).
+const (
+	CodeSignatureMissing      = "UK.OBIE.Signature.Missing"
+	CodeSignatureMalformed    = "UK.OBIE.Signature.Malformed"
+	CodeSignatureMissingClaim = "UK.OBIE.Signature.MissingClaim"
+	CodeSignatureInvalidClaim = "UK.OBIE.Signature.InvalidClaim"
+	CodeSignatureInvalid      = "UK.OBIE.Signature.Invalid"
+	CodeSignatureUnexpected   = "UK.OBIE.Signature.Unexpected"
+)
+
 // Write answers status with the error body; its Id is the response's x-fapi-interaction-id,
 // so the TPP and the bank can find the call.
 func Write(w http.ResponseWriter, status int, message string, items ...Item) {
