@@ -81,10 +81,13 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 		return nil, p.refuseToken("")
 	}
 	now := p.Now()
-	rec, err := p.accessRecords.Get(p.Store, token.AccessKey(tok))
-	switch {
-	case err != nil:
+	key := token.AccessKey(tok)
+	held, c, consentErr, err := p.readAccess(key)
+	if err != nil {
 		return nil, p.refuseToken(whyUnknown)
+	}
+	rec := &held.Access
+	switch {
 	case !rec.Live(now):
 		return nil, p.refuseToken(whyExpired)
 	case !rec.PresentedOver(r.TLS):
@@ -97,7 +100,10 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 			"the account APIs need a token of the CIBA grant, issued for an authorised consent")
 		return nil, f
 	}
-	c, verdict, why := p.judgeGrant(p.Store, accessGrant(rec), now)
+	if c == nil && consentErr == nil {
+		c, consentErr = p.consentRecords.Get(p.Store, held.consentKey)
+	}
+	c, verdict, why := p.judgeGrant(accessGrant(rec), c, consentErr, now)
 	switch verdict {
 	case grantOver:
 		return nil, p.refuseToken(why)
@@ -121,6 +127,48 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 		return nil, refuseQuery
 	}
 	return &Admission{Token: rec, Consent: c, Endpoint: ep, Query: query}, nil
+}
+
+// heldAccess is an access token's record as the gate keeps its decoding, with the store
+// key of its consent, which the gate reads with it.
+type heldAccess struct {
+	token.Access
+	consentKey string
+}
+
+func decodeHeldAccess(buf []byte) (*heldAccess, error) {
+	a, err := token.DecodeAccess(buf)
+	if err != nil {
+		return nil, err
+	}
+	h := &heldAccess{Access: *a}
+	if a.ConsentID != "" {
+		h.consentKey = consent.StoreKey(a.ConsentID)
+	}
+	return h, nil
+}
+
+// readAccess reads the access token at key. A token's consent never changes, so once a
+// request has shown which consent it stands for, the next ones read that consent in the
+// same snapshot — one round trip to a database — and return it (or consentErr, the
+// error reading it). Otherwise c and consentErr are nil and the caller reads the consent.
+// Both records are read afresh every time: a revocation or deletion is seen at once.
+func (p *Provider) readAccess(key string) (held *heldAccess, c *consent.Consent, consentErr error, err error) {
+	seen, ok := p.accessRecords.Seen(key)
+	if !ok || seen.consentKey == "" {
+		held, err = p.accessRecords.Get(p.Store, key)
+		return held, nil, nil, err
+	}
+	keys := [2]string{key, seen.consentKey}
+	var vals [2][]byte
+	if err := p.Store.GetMany(keys[:], vals[:]); err != nil {
+		return nil, nil, nil, err
+	}
+	if held, err = p.accessRecords.Of(key, vals[0]); err != nil || held.consentKey != seen.consentKey {
+		return held, nil, nil, err
+	}
+	c, consentErr = p.consentRecords.Of(seen.consentKey, vals[1])
+	return held, c, consentErr, nil
 }
 
 // notAuthorised is the 403 of a consent that exists but does not stand authorised for the

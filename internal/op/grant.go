@@ -35,13 +35,19 @@ type grantRef struct {
 // the grant holds. A refresh token's revocation or expiry needs no read here: revoking it
 // deletes the access tokens issued under it (token.RevokeRefresh), and none outlives it.
 func (p *Provider) checkGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict) {
-	c, v, _ := p.judgeGrant(r, g, now)
+	var c *consent.Consent
+	err := store.ErrNotFound
+	if g.consentID != "" {
+		c, err = p.consentRecords.Get(r, consent.StoreKey(g.consentID))
+	}
+	c, v, _ := p.judgeGrant(g, c, err, now)
 	return c, v
 }
 
-// judgeGrant is checkGrant with, for a grant that is over, why (a why* constant, for the
-// gate's error_description); the reason costs nothing on the path where the grant holds.
-func (p *Provider) judgeGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict, string) {
+// judgeGrant is checkGrant on the grant's consent as read (c, or the error reading it),
+// with, for a grant that is over, why (a why* constant, for the gate's
+// error_description); the reason costs nothing on the path where the grant holds.
+func (p *Provider) judgeGrant(g grantRef, c *consent.Consent, err error, now time.Time) (*consent.Consent, grantVerdict, string) {
 	if g.consentID == "" {
 		return nil, grantOver, whyConsentGone
 	}
@@ -51,7 +57,6 @@ func (p *Provider) judgeGrant(r store.Reader, g grantRef, now time.Time) (*conse
 	if u := p.Users.BySubject(g.subject); u == nil || u.Disabled {
 		return nil, grantOver, whyUser
 	}
-	c, err := p.consentRecords.Get(r, consent.StoreKey(g.consentID))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// A deleted or expired consent ends its tokens (UK OB: 401).

@@ -15,7 +15,6 @@ import (
 	"github.com/caddyciba/gateway/internal/keys"
 	"github.com/caddyciba/gateway/internal/ratelimit"
 	"github.com/caddyciba/gateway/internal/store"
-	"github.com/caddyciba/gateway/internal/token"
 	"github.com/caddyciba/gateway/internal/users"
 	"github.com/caddyciba/gateway/notifier"
 )
@@ -82,7 +81,7 @@ type Provider struct {
 	Now      func() time.Time
 
 	// The gate's records, decoded once per stored version.
-	accessRecords  *store.Decoded[token.Access]
+	accessRecords  *store.Decoded[heldAccess]
 	consentRecords *store.Decoded[consent.Consent]
 
 	// background is where the delivery workers run; Close cancels it and waits. What
@@ -119,7 +118,7 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	}
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	p.Users = users.Empty()
-	p.accessRecords = store.NewDecoded(gateCacheSize, token.DecodeAccess)
+	p.accessRecords = store.NewDecoded(gateCacheSize, decodeHeldAccess)
 	p.consentRecords = store.NewDecoded(gateCacheSize, consent.Decode)
 	p.callback = notifier.NewCallback()
 	p.limits = &ratelimit.Limiter{Store: s, Prefix: rateLimitPrefix}

@@ -98,6 +98,22 @@ func (b *Badger) Get(key string) ([]byte, error) {
 	return val, err
 }
 
+func (b *Badger) GetMany(keys []string, vals [][]byte) error {
+	return b.db.View(func(txn *badger.Txn) error {
+		for i, key := range keys {
+			val, err := get(txn, key)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				val = nil
+			case err != nil:
+				return err
+			}
+			vals[i] = val
+		}
+		return nil
+	})
+}
+
 func (b *Badger) Put(key string, val []byte, ttl time.Duration) error {
 	return b.durable(b.db.Update(func(txn *badger.Txn) error { return put(txn, key, val, ttl) }))
 }

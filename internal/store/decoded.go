@@ -33,6 +33,15 @@ func (d *Decoded[T]) Get(r Reader, key string) (*T, error) {
 	if err != nil {
 		return nil, err
 	}
+	return d.Of(key, raw)
+}
+
+// Of returns the decoding of raw, the value just read at key; nil raw is ErrNotFound, as
+// GetMany reports a missing key.
+func (d *Decoded[T]) Of(key string, raw []byte) (*T, error) {
+	if raw == nil {
+		return nil, ErrNotFound
+	}
 	d.mu.RLock()
 	e, ok := d.m[key]
 	d.mu.RUnlock()
@@ -50,4 +59,13 @@ func (d *Decoded[T]) Get(r Reader, key string) (*T, error) {
 	d.m[key] = decodedEntry[T]{raw: raw, val: v}
 	d.mu.Unlock()
 	return v, nil
+}
+
+// Seen returns the decoding last read at key, which may since have changed or gone: a
+// hint of what to read with it (the gate reads a token with its consent), never proof.
+func (d *Decoded[T]) Seen(key string) (*T, bool) {
+	d.mu.RLock()
+	e, ok := d.m[key]
+	d.mu.RUnlock()
+	return e.val, ok
 }

@@ -96,8 +96,9 @@ func opContext() (context.Context, context.CancelFunc) {
 const live = `(expires_at IS NULL OR expires_at > now())`
 
 const (
-	getSQL = `SELECT val FROM ciba_kv WHERE key = $1 AND ` + live
-	putSQL = `INSERT INTO ciba_kv (key, val, expires_at)
+	getSQL     = `SELECT val FROM ciba_kv WHERE key = $1 AND ` + live
+	getManySQL = `SELECT key, val FROM ciba_kv WHERE key = ANY($1) AND ` + live
+	putSQL     = `INSERT INTO ciba_kv (key, val, expires_at)
 		VALUES ($1, $2, CASE WHEN $3::bigint > 0 THEN now() + $3::bigint * interval '1 microsecond' END)
 		ON CONFLICT (key) DO UPDATE SET val = excluded.val, expires_at = excluded.expires_at`
 	// putNewSQL inserts, or replaces a row only if it has expired: the row lock ON
@@ -150,6 +151,41 @@ func (p *Postgres) Get(key string) ([]byte, error) {
 	ctx, cancel := opContext()
 	defer cancel()
 	return pgGet(ctx, p.pool, key)
+}
+
+func (p *Postgres) GetMany(keys []string, vals [][]byte) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	clear(vals)
+	args := make([][]byte, len(keys))
+	for i, k := range keys {
+		args[i] = []byte(k)
+	}
+	rows, err := p.pool.Query(ctx, getManySQL, args)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer rows.Close()
+	var key, val []byte
+	for rows.Next() {
+		if err := rows.Scan(&key, &val); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		if val == nil {
+			val = []byte{}
+		}
+		// A key asked for twice is answered in each place.
+		for i, k := range keys {
+			if k == string(key) {
+				vals[i] = val
+			}
+		}
+		key, val = nil, nil
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
 }
 
 // Put, PutNew and Delete are single statements: a blind write cannot be half of a

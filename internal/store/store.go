@@ -32,6 +32,10 @@ type Txn interface {
 // the change is durable.
 type Store interface {
 	Reader
+	// GetMany reads keys in one snapshot and, on a database, one round trip: vals[i]
+	// becomes the value of keys[i], or nil when it does not exist or has expired. vals has
+	// the length of keys. It is how a hot path reads records that must agree.
+	GetMany(keys []string, vals [][]byte) error
 	Put(key string, val []byte, ttl time.Duration) error
 	// PutNew writes val only if key is absent (replay caches, unique ids), else ErrExists.
 	PutNew(key string, val []byte, ttl time.Duration) error

@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"GetPutDelete", testGetPutDelete},
 		{"Values", testValues},
+		{"GetMany", testGetMany},
 		{"TTL", testTTL},
 		{"PutNewRace", testPutNewRace},
 		{"UpdateCounter", testUpdateCounter},
@@ -74,6 +75,29 @@ func testGetPutDelete(t *testing.T, s store.Store) {
 	must(t, s.Delete("k")) // deleting what is not there is no error
 	must(t, s.PutNew("k", []byte("v4"), 0))
 	wantValue(t, s, "k", "v4")
+}
+
+// testGetMany: present, missing, expired, empty and repeated keys, each in its place.
+func testGetMany(t *testing.T, s store.Store) {
+	must(t, s.Put("a", []byte("va"), 0))
+	must(t, s.Put("empty", []byte{}, 0))
+	must(t, s.Put("short", []byte("gone"), time.Second))
+	must(t, s.Put("b", []byte("vb"), time.Hour))
+	time.Sleep(1100 * time.Millisecond)
+	keys := []string{"a", "missing", "short", "empty", "b", "a"}
+	vals := make([][]byte, len(keys))
+	for i := range vals {
+		vals[i] = []byte("stale") // GetMany overwrites every place, found or not
+	}
+	must(t, s.GetMany(keys, vals))
+	want := []string{"va", "", "", "", "vb", "va"}
+	found := []bool{true, false, false, true, true, true}
+	for i := range keys {
+		if (vals[i] != nil) != found[i] || string(vals[i]) != want[i] {
+			t.Fatalf("GetMany %q: %q (found %v), want %q (found %v)", keys[i], vals[i], vals[i] != nil, want[i], found[i])
+		}
+	}
+	must(t, s.GetMany(nil, nil))
 }
 
 // testValues: empty values, any bytes in keys and values, and a large value.
