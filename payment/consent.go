@@ -1,18 +1,35 @@
 // Package payment holds the UK Open Banking v3.1 payment-side resources the gateway keeps:
 // domestic payment consents (PISP) and funds-confirmation consents (CBPII) — their
-// validation, lifecycle and storage — the check that a payment equals its consent, and
-// the idempotency records of the payment POSTs. It does not import Caddy.
+// validation, lifecycle and storage —, the check that a payment equals its consent, and
+// the idempotency records of the payment POSTs. It does not import Caddy; every time is
+// passed in by the caller.
 //
-// What the gate and the device use:
+// The CIBA side (backchannel request and device):
 //
-//   - Repo.Domestic / Repo.Funds: the consent behind a CIBA token (its consent id).
-//   - Compare: a POST /domestic-payments body against its consent (ConsentMismatch Path).
-//   - Repo.Reserve, Repo.Consume, Repo.Release: single use across instances around the
-//     forward to the bank; Problem maps their errors to the OB answer.
-//   - Repo.Claim, Repo.Complete / CompleteIn, Repo.Abandon: x-idempotency-key.
-//   - Consent.View / FundsConsent.View: what the device shows.
-//   - ChangeDomestic / ChangeFunds with Consent.Authorise / Reject: the user's decision,
-//     inside the CIBA request's own transaction.
+//   - IsDomesticID / IsFundsID tell which kind a ConsentId from a request object names;
+//     Repo.Domestic / Repo.Funds (or ReadDomestic / ReadFunds inside a transaction) load
+//     it; it must be the client's and StatusAt(now) == AwaitingAuthorisation.
+//   - Consent.View / FundsConsent.View: payee name and account, amount and currency,
+//     reference, the fixed debtor account if any — what the device shows.
+//   - The decision, inside the CIBA request's transaction: ChangeDomestic(t, id, now,
+//     func(c) { return c.Authorise(sub, Debtor{AccountID, Account}, now) }) or c.Reject;
+//     ChangeFunds with FundsConsent.Authorise(sub, accountID, now) / Reject.
+//
+// The gate, on POST /domestic-payments with a CIBA token of consent id:
+//
+//  1. c, err := repo.Domestic(id); c.ClientID must be the token's client.
+//  2. Compare(c, body): !ok → Mismatch(path) (400 ConsentMismatch, never forwarded).
+//  3. repo.ClaimOrWait(ctx, IdempotencyKey{"domestic-payments", client, key}, body, clock):
+//     a stored answer is replayed (racing repeats wait for the first's answer);
+//     ErrIdempotencyMismatch, ErrInvalidIdempotencyKey, ErrInProgress → Problem(err).
+//  4. res, _, err := repo.Reserve(client, id, now): one forward per consent, across
+//     instances; errors → repo.Abandon(key) and Problem(err) (InvalidConsentStatus,
+//     Rules.AfterCutOffDateTime).
+//  5. Forward. Bank 2xx → repo.Consume(res, paymentID, now) and repo.Complete(key,
+//     answer); bank error or timeout → repo.Release(res, now) and repo.Abandon(key).
+//
+// GET …/{ConsentId}/funds-confirmation needs c.Usable(now). POST /funds-confirmations:
+// CheckFundsConfirmation(f, body, now).
 package payment
 
 import (

@@ -1,6 +1,8 @@
 package payment
 
 import (
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/obie"
@@ -182,3 +184,28 @@ func (f *FundsConsent) Revoke(now time.Time) error {
 	f.Status, f.UpdatedAt = Revoked, now
 	return nil
 }
+
+// CheckFundsConfirmation is the gate's check of a POST /funds-confirmations body made
+// with a token of consent f: a valid OBFundsConfirmation1 naming f, which is Authorised
+// and unexpired at now. The error is an *obie.Error: the body's problems,
+// Resource.ConsentMismatch at Data.ConsentId, or Resource.InvalidConsentStatus.
+func CheckFundsConfirmation(f *FundsConsent, body []byte, now time.Time) (*FundsConfirmationRequest, error) {
+	req, err := ParseFundsConfirmation(body)
+	if err != nil {
+		return nil, err
+	}
+	if req.ConsentID != f.ID {
+		return nil, &obie.Error{Status: http.StatusBadRequest, Message: "The request names another consent",
+			Items: []obie.Item{{ErrorCode: obie.CodeConsentMismatch, Message: "ConsentId is not the consent of the access token", Path: "Data.ConsentId"}}}
+	}
+	if !f.Usable(now) {
+		return nil, Problem(ErrNotAuthorised)
+	}
+	return req, nil
+}
+
+// IsDomesticID tells whether a ConsentId names a domestic payment consent.
+func IsDomesticID(id string) bool { return strings.HasPrefix(id, DomesticIDPrefix) }
+
+// IsFundsID tells whether a ConsentId names a funds-confirmation consent.
+func IsFundsID(id string) bool { return strings.HasPrefix(id, FundsIDPrefix) }

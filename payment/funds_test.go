@@ -147,3 +147,35 @@ func TestDomesticView(t *testing.T) {
 		t.Fatalf("view\n%+v\nwant\n%+v", v, want)
 	}
 }
+
+func TestCheckFundsConfirmation(t *testing.T) {
+	req, _ := ParseFundsConsent([]byte(sampleFundsConsent), now)
+	f := NewFunds("tpp-1", req, now)
+	f.ID = "fcc-1"
+	if !IsFundsID(NewFundsID()) || IsFundsID(NewDomesticID()) || !IsDomesticID(NewDomesticID()) {
+		t.Fatal("id prefixes")
+	}
+	codeOf := func(err error) string {
+		if it := problems(err); len(it) > 0 {
+			return it[0].ErrorCode + "@" + it[0].Path
+		}
+		return ""
+	}
+	if _, err := CheckFundsConfirmation(f, []byte(sampleFundsConfirmation), now); codeOf(err) != obie.CodeInvalidConsent+"@Data.Status" {
+		t.Fatalf("awaiting consent: %v", err)
+	}
+	_ = f.Authorise("s", "a1", now)
+	if got, err := CheckFundsConfirmation(f, []byte(sampleFundsConfirmation), now); err != nil || got.Reference != "Purchase01" {
+		t.Fatalf("authorised: %+v %v", got, err)
+	}
+	other := strings.Replace(sampleFundsConfirmation, "fcc-1", "fcc-2", 1)
+	if _, err := CheckFundsConfirmation(f, []byte(other), now); codeOf(err) != obie.CodeConsentMismatch+"@Data.ConsentId" {
+		t.Fatalf("other consent: %v", err)
+	}
+	if _, err := CheckFundsConfirmation(f, []byte(sampleFundsConfirmation), f.Expiration.Time); codeOf(err) != obie.CodeInvalidConsent+"@Data.Status" {
+		t.Fatalf("expired: %v", err)
+	}
+	if _, err := CheckFundsConfirmation(f, []byte(`{}`), now); codeOf(err) != obie.CodeFieldMissing+"@Data" {
+		t.Fatalf("empty: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -131,6 +132,26 @@ func (r *Repo) Claim(k IdempotencyKey, body []byte, now time.Time) (*Answer, err
 		return putIdem(t, k, rec, now)
 	})
 	return answer, err
+}
+
+// ClaimOrWait is Claim that waits while the first request with the key is running, so
+// racing repeats all answer the first answer: it returns as Claim does once the first has
+// answered (its answer), let go (the caller now holds the key) or let its lease lapse;
+// ErrInProgress only when ctx ends first. now is the caller's clock.
+func (r *Repo) ClaimOrWait(ctx context.Context, k IdempotencyKey, body []byte, now func() time.Time) (*Answer, error) {
+	wait := 5 * time.Millisecond
+	for {
+		answer, err := r.Claim(k, body, now())
+		if !errors.Is(err, ErrInProgress) {
+			return answer, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
 }
 
 // Complete records the first answer for the key's repeats.

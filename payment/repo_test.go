@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -260,5 +261,69 @@ func TestClaimRace(t *testing.T) {
 	})
 	if same.Load() != 50 {
 		t.Fatalf("%d of 50 repeats got the first answer", same.Load())
+	}
+}
+
+// TestClaimOrWaitRace: 50 concurrent repeats of one key while the first is running all
+// get its answer once it completes; the first's abandon lets one waiter take over.
+func TestClaimOrWaitRace(t *testing.T) {
+	r := newRepo(t)
+	k := IdempotencyKey{"payments", "tpp-1", "wait"}
+	body := []byte(`{"Data":{}}`)
+	if a, err := r.Claim(k, body, now); a != nil || err != nil {
+		t.Fatal(a, err)
+	}
+	clock := func() time.Time { return now }
+	var wg sync.WaitGroup
+	var same atomic.Int32
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := r.ClaimOrWait(t.Context(), k, body, clock)
+			if err == nil && a != nil && string(a.Body) == "first" {
+				same.Add(1)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := r.Complete(k, Answer{Status: 201, Body: []byte("first")}, now); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if same.Load() != 50 {
+		t.Fatalf("%d of 50 waiters got the first answer", same.Load())
+	}
+
+	// The first lets go: exactly one waiter holds the key, the rest get its answer.
+	k2 := IdempotencyKey{"payments", "tpp-1", "wait-2"}
+	if _, err := r.Claim(k2, body, now); err != nil {
+		t.Fatal(err)
+	}
+	var held atomic.Int32
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := r.ClaimOrWait(t.Context(), k2, body, clock)
+			if err == nil && a == nil && held.Add(1) == 1 {
+				_ = r.Complete(k2, Answer{Status: 201, Body: []byte("second")}, now)
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := r.Abandon(k2); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if held.Load() != 1 {
+		t.Fatalf("%d waiters held the key", held.Load())
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+	defer cancel()
+	k3 := IdempotencyKey{"payments", "tpp-1", "wait-3"}
+	_, _ = r.Claim(k3, body, now)
+	if _, err := r.ClaimOrWait(ctx, k3, body, clock); !errors.Is(err, ErrInProgress) {
+		t.Fatalf("after the context: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package op
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddyciba/gateway/internal/obie"
 	"github.com/caddyciba/gateway/internal/store"
@@ -27,6 +29,9 @@ const (
 	paymentsScope = "payments"
 	fundsScope    = "fundsconfirmations"
 )
+
+// repeatWait bounds how long a repeat waits for the first request with its key.
+const repeatWait = 10 * time.Second
 
 // IdempotencyHeader is the UK OB x-idempotency-key.
 const IdempotencyHeader = "X-Idempotency-Key"
@@ -128,13 +133,15 @@ func readResourceBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 // createOnce makes a resource under an idempotency key: the first request with the key
 // stores the resource (save) and its answer in one transaction and answers it; a repeat
 // with the same body answers the first answer and makes nothing; racing repeats wait
-// their turn (409) or get the first answer. An empty key (allowed by the endpoint)
+// for it and get the first answer too (409 only past repeatWait). An empty key (allowed by the endpoint)
 // creates without a record.
 func (p *Provider) createOnce(w http.ResponseWriter, r *http.Request, key payment.IdempotencyKey, body []byte, answer payment.Answer, save func(store.Txn) error) {
 	repo := p.paymentRepo()
 	now := p.Now()
 	if key.Key != "" {
-		first, err := repo.Claim(key, body, now)
+		ctx, cancel := context.WithTimeout(r.Context(), repeatWait)
+		first, err := repo.ClaimOrWait(ctx, key, body, p.Now)
+		cancel()
 		if err != nil {
 			writePaymentError(w, err)
 			return
