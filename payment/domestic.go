@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -255,7 +256,7 @@ func ibanChecksum(iban string) bool {
 	var digits strings.Builder
 	for _, r := range rearranged {
 		if r >= 'A' && r <= 'Z' {
-			digits.WriteString(itoa2(int(r-'A') + 10))
+			digits.WriteString(strconv.Itoa(int(r-'A') + 10))
 		} else {
 			digits.WriteRune(r)
 		}
@@ -263,8 +264,6 @@ func ibanChecksum(iban string) bool {
 	n, ok := new(big.Int).SetString(digits.String(), 10)
 	return ok && new(big.Int).Mod(n, big.NewInt(97)).Int64() == 1
 }
-
-func itoa2(n int) string { return string([]byte{byte('0' + n/10), byte('0' + n%10)}) }
 
 // postalAddress checks an OBPostalAddress6.
 func (c *checker) postalAddress(addr map[string]any, path string) {
