@@ -66,6 +66,10 @@ func (e *Endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 			h, ok = e.app.provider.ServeConsents, true
 		case strings.HasPrefix(r.URL.Path, op.PathDevice):
 			h, ok = e.app.provider.ServeDevice, true
+		case consentResource(r.URL.Path, op.PathPaymentConsents):
+			h, ok = e.app.provider.ServePaymentConsents, true
+		case consentResource(r.URL.Path, op.PathFundsConsents):
+			h, ok = e.app.provider.ServeFundsConsents, true
 		}
 	}
 	if !ok {
@@ -75,6 +79,13 @@ func (e *Endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	w.Header().Set(interactionHeader, id)
 	h(w, r.WithContext(op.WithInteraction(r.Context(), id)))
 	return nil
+}
+
+// consentResource tells whether path is a consent collection the gateway serves or one
+// consent in it; a consent's sub-resources (…/funds-confirmation) go on to the gate.
+func consentResource(path, collection string) bool {
+	_, _, ok := op.ConsentResource(path, collection)
+	return ok
 }
 
 func getOnly(h http.HandlerFunc) http.HandlerFunc {

@@ -36,6 +36,16 @@ const (
 	CodeFieldUnexpected  = "UK.OBIE.Field.Unexpected"
 	CodeUnexpectedError  = "UK.OBIE.UnexpectedError"
 	CodeReauthenticate   = "UK.OBIE.Reauthenticate"
+
+	// The payment and funds-confirmation rules (PISP, CBPII).
+	CodeFieldMissing               = "UK.OBIE.Field.Missing"
+	CodeFieldInvalidDate           = "UK.OBIE.Field.InvalidDate"
+	CodeHeaderMissing              = "UK.OBIE.Header.Missing"
+	CodeConsentMismatch            = "UK.OBIE.Resource.ConsentMismatch"
+	CodeAfterCutOff                = "UK.OBIE.Rules.AfterCutOffDateTime"
+	CodeUnsupportedScheme          = "UK.OBIE.Unsupported.Scheme"
+	CodeUnsupportedLocalInstrument = "UK.OBIE.Unsupported.LocalInstrument"
+	CodeUnsupportedCurrency        = "UK.OBIE.Unsupported.Currency"
 )
 
 // Error codes of the x-jws-signature checks (package obsig).
@@ -47,6 +57,25 @@ const (
 	CodeSignatureInvalid      = "UK.OBIE.Signature.Invalid"
 	CodeSignatureUnexpected   = "UK.OBIE.Signature.Unexpected"
 )
+
+// Error is a refusal a domain package returns as a value: the status and message of the
+// answer and its items, so the HTTP side writes it as is with WriteError.
+type Error struct {
+	Status  int
+	Message string
+	Items   []Item
+}
+
+func (e *Error) Error() string {
+	parts := make([]string, len(e.Items))
+	for i, it := range e.Items {
+		parts[i] = it.ErrorCode + " " + it.Path + ": " + it.Message
+	}
+	return e.Message + ": " + strings.Join(parts, "; ")
+}
+
+// WriteError answers with e.
+func WriteError(w http.ResponseWriter, e *Error) { Write(w, e.Status, e.Message, e.Items...) }
 
 // Write answers status with the error body; its Id is the response's x-fapi-interaction-id,
 // so the TPP and the bank can find the call.

@@ -61,6 +61,12 @@ func (p *Provider) ServeConsents(w http.ResponseWriter, r *http.Request) {
 // consentCaller authenticates the TPP by its client-credentials token: 401 without a body
 // for a missing or dead token (UK OB), 403 for a token of the wrong kind.
 func (p *Provider) consentCaller(w http.ResponseWriter, r *http.Request) (string, bool) {
+	return p.clientCaller(w, r, consentScope)
+}
+
+// clientCaller is consentCaller for the consent endpoints of any scope (accounts,
+// payments, fundsconfirmations).
+func (p *Provider) clientCaller(w http.ResponseWriter, r *http.Request, scope string) (string, bool) {
 	tok, ok := BearerToken(r)
 	if !ok {
 		p.refuseCredentials(w, "")
@@ -75,9 +81,9 @@ func (p *Provider) consentCaller(w http.ResponseWriter, r *http.Request) (string
 		p.refuseCredentials(w, whyCertificate)
 		return "", false
 	}
-	if rec.Grant != token.ClientCredentials || !slices.Contains(strings.Fields(rec.Scope), consentScope) {
+	if rec.Grant != token.ClientCredentials || !slices.Contains(strings.Fields(rec.Scope), scope) {
 		obie.Write(w, http.StatusForbidden, "The token cannot manage consents",
-			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "a client-credentials token with scope accounts is required", Path: "Authorization"})
+			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "a client-credentials token with scope " + scope + " is required", Path: "Authorization"})
 		return "", false
 	}
 	return rec.ClientID, true

@@ -17,6 +17,7 @@ import (
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/users"
 	"github.com/caddyciba/gateway/notifier"
+	"github.com/caddyciba/gateway/payment"
 )
 
 // Paths of the endpoints, relative to the issuer.
@@ -54,6 +55,8 @@ type Config struct {
 	Branding Branding
 	// AccessIdle ends a dashboard session this long after its last use. Default 15m.
 	AccessIdle time.Duration
+	// Payments is the bank's policy for payment consents (currencies, cut-off).
+	Payments payment.Policy
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen

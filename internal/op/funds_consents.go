@@ -1,0 +1,113 @@
+package op
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/caddyciba/gateway/internal/ciba"
+	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/payment"
+)
+
+// ServeFundsConsents answers POST on the funds-confirmation-consents collection and GET
+// and DELETE on a consent, for the TPP with a client-credentials token of scope
+// fundsconfirmations. An x-idempotency-key on the POST is honoured when sent.
+func (p *Provider) ServeFundsConsents(w http.ResponseWriter, r *http.Request) {
+	id, one, ok := ConsentResource(r.URL.Path, PathFundsConsents)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	allowed := []string{http.MethodPost}
+	if one {
+		allowed = []string{http.MethodGet, http.MethodDelete}
+	}
+	clientID, ok := p.resourceCaller(w, r, allowed, fundsScope)
+	if !ok {
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		f, err := p.paymentRepo().FundsFor(clientID, id)
+		if err != nil {
+			writePaymentError(w, err)
+			return
+		}
+		writeJSONBytes(w, http.StatusOK, p.fundsConsentBody(f))
+	case http.MethodDelete:
+		p.deleteFundsConsent(w, r, clientID, id)
+	case http.MethodPost:
+		body, ok := readResourceBody(w, r)
+		if !ok {
+			return
+		}
+		now := p.Now()
+		req, err := payment.ParseFundsConsent(body, now)
+		if err != nil {
+			writePaymentError(w, err)
+			return
+		}
+		f := payment.NewFunds(clientID, req, now)
+		key := payment.IdempotencyKey{Endpoint: PathFundsConsents, ClientID: clientID, Key: r.Header.Get(IdempotencyHeader)}
+		p.createOnce(w, r, key, body, payment.Answer{Status: http.StatusCreated, Body: p.fundsConsentBody(f), Resource: f.ID},
+			func(t store.Txn) error { return payment.SaveFundsIn(t, f, now) })
+	}
+}
+
+// deleteFundsConsent removes the consent and ends its pending backchannel request in one
+// transaction, as the account-access DELETE does.
+func (p *Provider) deleteFundsConsent(w http.ResponseWriter, r *http.Request, clientID, id string) {
+	var ended *ciba.Request
+	err := p.Store.Update(func(t store.Txn) error {
+		if err := payment.DeleteFundsIn(t, clientID, id); err != nil {
+			return err
+		}
+		var err error
+		ended, err = withdrawConsent(t, id, p.Now())
+		return err
+	})
+	if err != nil {
+		writePaymentError(w, err)
+		return
+	}
+	p.ended(ended)
+	p.logStep(r.Context(), "consent_delete", clientID, id, "ok")
+	consentTransitions.WithLabelValues("Deleted").Inc()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// fundsConsentResponse is an OBFundsConfirmationConsentResponse1.
+type fundsConsentResponse struct {
+	Data struct {
+		ConsentID            string          `json:"ConsentId"`
+		CreationDateTime     string          `json:"CreationDateTime"`
+		Status               payment.Status  `json:"Status"`
+		StatusUpdateDateTime string          `json:"StatusUpdateDateTime"`
+		ExpirationDateTime   string          `json:"ExpirationDateTime,omitempty"`
+		DebtorAccount        payment.Account `json:"DebtorAccount"`
+	} `json:"Data"`
+	Links struct {
+		Self string `json:"Self"`
+	} `json:"Links"`
+	Meta struct{} `json:"Meta"`
+}
+
+func (p *Provider) fundsConsentBody(f *payment.FundsConsent) []byte {
+	now := p.Now()
+	var resp fundsConsentResponse
+	resp.Data.ConsentID = f.ID
+	resp.Data.CreationDateTime = f.CreatedAt.UTC().Format(payment.TimeLayout)
+	resp.Data.Status = f.StatusAt(now)
+	resp.Data.StatusUpdateDateTime = f.StatusChangedAt(now).UTC().Format(payment.TimeLayout)
+	if f.Expiration != nil {
+		resp.Data.ExpirationDateTime = f.Expiration.Raw
+	}
+	resp.Data.DebtorAccount = f.DebtorAccount
+	resp.Links.Self = p.URL(PathFundsConsents + "/" + f.ID)
+	buf, err := json.Marshal(resp)
+	if err != nil {
+		panic(errors.New("op: a stored funds consent does not render: " + err.Error()))
+	}
+	return buf
+}
