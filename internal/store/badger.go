@@ -14,6 +14,7 @@ import (
 // (groupSync).
 type Badger struct {
 	db     *badger.DB
+	cache  *readCache // nil in a read-only store
 	synced *groupSync
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -49,7 +50,7 @@ func OpenBadger(dir string, logger badger.Logger) (*Badger, error) {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	b := &Badger{db: db, synced: newGroupSync(db, dir), stop: stop, done: make(chan struct{})}
+	b := &Badger{db: db, cache: newReadCache(maxCached), synced: newGroupSync(db, dir), stop: stop, done: make(chan struct{})}
 	go b.collectGarbage(ctx)
 	return b, nil
 }
@@ -98,10 +99,45 @@ func (b *Badger) Get(key string) ([]byte, error) {
 	return val, err
 }
 
+// GetMany serves from the read cache what it holds, and reads the rest in one transaction,
+// caching it. The values it returns are shared: read them only.
 func (b *Badger) GetMany(keys []string, vals [][]byte) error {
+	if b.cache == nil {
+		return b.getMany(keys, vals, nil)
+	}
+	now := time.Now()
+	missing := 0
+	for i, k := range keys {
+		var ok bool
+		if vals[i], ok = b.cache.get(k, now); !ok {
+			missing++
+		}
+	}
+	if missing == 0 {
+		return nil
+	}
+	// The markers are left before the transaction takes its read timestamp (readCache).
+	var small [4]uint64
+	tickets := small[:0]
+	for i, k := range keys {
+		var t uint64
+		if vals[i] == nil {
+			t = b.cache.reserve(k)
+		}
+		tickets = append(tickets, t)
+	}
+	return b.getMany(keys, vals, tickets)
+}
+
+// getMany reads into vals the keys not already there, in one transaction, filling the
+// cache markers tickets (nil: none).
+func (b *Badger) getMany(keys []string, vals [][]byte, tickets []uint64) error {
 	return b.db.View(func(txn *badger.Txn) error {
 		for i, key := range keys {
-			val, err := get(txn, key)
+			if tickets != nil && vals[i] != nil {
+				continue
+			}
+			val, expiresAt, err := getItem(txn, key)
 			switch {
 			case errors.Is(err, ErrNotFound):
 				val = nil
@@ -109,13 +145,25 @@ func (b *Badger) GetMany(keys []string, vals [][]byte) error {
 				return err
 			}
 			vals[i] = val
+			if tickets != nil {
+				b.cache.fill(key, tickets[i], val, expiresAt)
+			}
 		}
 		return nil
 	})
 }
 
+// wrote drops from the read cache the keys a committed write changed.
+func (b *Badger) wrote(keys ...string) {
+	if b.cache != nil {
+		b.cache.drop(keys...)
+	}
+}
+
 func (b *Badger) Put(key string, val []byte, ttl time.Duration) error {
-	return b.durable(b.db.Update(func(txn *badger.Txn) error { return put(txn, key, val, ttl) }))
+	err := b.db.Update(func(txn *badger.Txn) error { return put(txn, key, val, ttl) })
+	b.wrote(key)
+	return b.durable(err)
 }
 
 func (b *Badger) PutNew(key string, val []byte, ttl time.Duration) error {
@@ -130,14 +178,22 @@ func (b *Badger) PutNew(key string, val []byte, ttl time.Duration) error {
 }
 
 func (b *Badger) Delete(key string) error {
-	return b.durable(b.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(key)) }))
+	err := b.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(key)) })
+	b.wrote(key)
+	return b.durable(err)
 }
 
 func (b *Badger) Update(fn func(Txn) error) error {
 	deadline := time.Now().Add(conflictDeadline)
 	backoff := 50 * time.Microsecond
 	for {
-		err := b.db.Update(func(txn *badger.Txn) error { return fn(badgerTxn{txn}) })
+		t := &badgerTxn{txn: nil}
+		err := b.db.Update(func(txn *badger.Txn) error {
+			t.txn = txn
+			return fn(t)
+		})
+		// Whether it committed or not, what it wrote is dropped: a commit's keys must be.
+		b.wrote(t.written...)
 		if !errors.Is(err, badger.ErrConflict) || time.Now().After(deadline) {
 			return b.durable(err)
 		}
@@ -165,23 +221,41 @@ func (b *Badger) Scan(prefix string, fn func(key string, val []byte) error) erro
 	})
 }
 
-type badgerTxn struct{ txn *badger.Txn }
+// badgerTxn is an Update's transaction; it notes the keys it writes, for the read cache.
+type badgerTxn struct {
+	txn     *badger.Txn
+	written []string
+}
 
-func (t badgerTxn) Get(key string) ([]byte, error) { return get(t.txn, key) }
-func (t badgerTxn) Put(key string, val []byte, ttl time.Duration) error {
+func (t *badgerTxn) Get(key string) ([]byte, error) { return get(t.txn, key) }
+func (t *badgerTxn) Put(key string, val []byte, ttl time.Duration) error {
+	t.written = append(t.written, key)
 	return put(t.txn, key, val, ttl)
 }
-func (t badgerTxn) Delete(key string) error { return t.txn.Delete([]byte(key)) }
+func (t *badgerTxn) Delete(key string) error {
+	t.written = append(t.written, key)
+	return t.txn.Delete([]byte(key))
+}
 
 func get(txn *badger.Txn, key string) ([]byte, error) {
+	val, _, err := getItem(txn, key)
+	return val, err
+}
+
+// getItem reads key's value and its expiry (Unix seconds; 0: never).
+func getItem(txn *badger.Txn, key string) ([]byte, uint64, error) {
 	item, err := txn.Get([]byte(key))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, ErrNotFound
+		return nil, 0, ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return item.ValueCopy(nil)
+	val, err := item.ValueCopy(nil)
+	if val == nil && err == nil {
+		val = []byte{} // found, though empty: nil is how GetMany says missing
+	}
+	return val, item.ExpiresAt(), err
 }
 
 func put(txn *badger.Txn, key string, val []byte, ttl time.Duration) error {

@@ -43,7 +43,11 @@ func (l *Loader) Scan(string, func(string, []byte) error) error { return nil }
 
 // Flush writes what is pending and syncs it.
 func (l *Loader) Flush() error {
-	return l.store.durable(l.wb.Flush())
+	err := l.wb.Flush()
+	if l.store.cache != nil {
+		l.store.cache.dropAll()
+	}
+	return l.store.durable(err)
 }
 
 // Compact flattens the tree after a bulk load, as the compactions of a store that grew
