@@ -36,44 +36,45 @@ type grantRef struct {
 // its refresh token (if any) is neither revoked nor expired, and its consent is this client's, Authorised
 // and unexpired. It returns the consent when the grant holds.
 func (p *Provider) checkGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict) {
-	c, v, _ := p.judgeGrant(r, g, now)
+	c, v, _, _ := p.judgeGrant(r, g, now)
 	return c, v
 }
 
 // judgeGrant is checkGrant with, for a grant that is over, why (a why* constant, for the
-// gate's error_description); the reason costs nothing on the path where the grant holds.
-func (p *Provider) judgeGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict, string) {
+// gate's error_description), and for an unreadable one the store's error; neither costs
+// anything on the path where the grant holds.
+func (p *Provider) judgeGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict, string, error) {
 	if g.consentID == "" {
-		return nil, grantOver, whyConsentGone
+		return nil, grantOver, whyConsentGone, nil
 	}
 	if p.Clients.Lookup(g.clientID) == nil {
-		return nil, grantOver, whyClient
+		return nil, grantOver, whyClient, nil
 	}
 	if u := p.Users.BySubject(g.subject); u == nil || u.Disabled {
-		return nil, grantOver, whyUser
+		return nil, grantOver, whyUser, nil
 	}
 	if g.refreshKey != "" {
 		rt, err := p.refreshRecords.Get(r, g.refreshKey)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || errors.Is(err, token.ErrInvalid) || (err == nil && !rt.Live(now)):
-			return nil, grantOver, whyRefresh
+			return nil, grantOver, whyRefresh, nil
 		case err != nil:
-			return nil, grantUnreadable, ""
+			return nil, grantUnreadable, "", err
 		}
 	}
 	c, err := p.consentRecords.Get(r, consent.StoreKey(g.consentID))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// A deleted or expired consent ends its tokens (UK OB: 401).
-		return nil, grantOver, whyConsentGone
+		return nil, grantOver, whyConsentGone, nil
 	case err == nil && c.Expired(now):
-		return nil, grantOver, whyConsentOver
+		return nil, grantOver, whyConsentOver, nil
 	case err != nil:
-		return nil, grantUnreadable, ""
+		return nil, grantUnreadable, "", err
 	case c.Status != consent.Authorised || c.ClientID != g.clientID:
-		return c, grantNotAuthorised, ""
+		return c, grantNotAuthorised, "", nil
 	}
-	return c, grantHolds, ""
+	return c, grantHolds, "", nil
 }
 
 // accessGrant is the grant an access token stands for.

@@ -29,6 +29,7 @@ type Introspection struct {
 // ServeIntrospection answers POST /introspect for an authenticated client.
 func (p *Provider) ServeIntrospection(w http.ResponseWriter, r *http.Request) {
 	resp, err := p.introspect(w, r)
+	p.logFailure(r.Context(), "introspection", err)
 	writeAnswer(w, resp, err)
 }
 
