@@ -61,6 +61,11 @@ func New(status int, message string, items ...Item) *Error {
 	return &Error{Status: status, Message: message, Items: items}
 }
 
+// MethodNotAllowed is the 405 with the Allow header listing the methods there are.
+func MethodNotAllowed(allow string, items ...Item) *Error {
+	return &Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed", Allow: allow, Items: items}
+}
+
 // Unexpected is the 500 of a failure that is not the caller's: detail says what could not
 // be done, the cause (logged, never sent) why.
 func Unexpected(detail string, cause error) *Error {

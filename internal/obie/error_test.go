@@ -34,8 +34,7 @@ func TestWriteError(t *testing.T) {
 		{"wrapped", fmt.Errorf("consents: %w", New(http.StatusBadRequest, "Consent not found")), 400,
 			`{"Code":"400 BadRequest","Id":"` + id + `","Message":"Consent not found","Errors":null}`, "", ""},
 		{"401: the challenge and no body", Unauthorized(`Bearer realm="https://bank.example"`), 401, "", `Bearer realm="https://bank.example"`, ""},
-		{"405 with Allow", &Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed", Allow: "GET, HEAD",
-			Items: []Item{{ErrorCode: CodeFieldUnexpected, Message: "GET only"}}}, 405,
+		{"405 with Allow", MethodNotAllowed("GET, HEAD", Item{ErrorCode: CodeFieldUnexpected, Message: "GET only"}), 405,
 			`{"Code":"405 MethodNotAllowed","Id":"` + id + `","Message":"Method not allowed","Errors":[{"ErrorCode":"UK.OBIE.Field.Unexpected","Message":"GET only"}]}`, "", "GET, HEAD"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -249,6 +249,7 @@ func (p *Provider) renderList(w http.ResponseWriter, status int, s *accessSessio
 		return nil
 	})
 	if err != nil {
+		p.flowLog.Error("access list not read", zap.Error(err))
 		v.Error = "Your access list could not be read. Try again in a moment."
 		status = http.StatusInternalServerError
 	}

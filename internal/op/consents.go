@@ -36,9 +36,7 @@ func (p *Provider) ServeConsents(w http.ResponseWriter, r *http.Request) {
 	}
 	if !slices.Contains(allowed, r.Method) {
 		list := strings.Join(allowed, ", ")
-		e := obie.New(http.StatusMethodNotAllowed, "Method not allowed", obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "use " + list})
-		e.Allow = list
-		obie.WriteError(w, e)
+		obie.WriteError(w, obie.MethodNotAllowed(list, obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "use " + list}))
 		return
 	}
 	if !acceptsJSON(r) {

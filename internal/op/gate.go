@@ -116,8 +116,8 @@ func notAuthorised(c *consent.Consent, clientID string, now time.Time) *obie.Err
 var (
 	refuseNotFound = obie.New(http.StatusNotFound, "No such account information endpoint",
 		obie.Item{ErrorCode: obie.CodeResourceNotFound, Message: "the path is not a v3.1 account information endpoint"})
-	refuseMethod = &obie.Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed", Allow: consent.AllowedMethods,
-		Items: []obie.Item{{ErrorCode: obie.CodeFieldUnexpected, Message: "the account information endpoints answer " + consent.AllowedMethods + " only"}}}
+	refuseMethod = obie.MethodNotAllowed(consent.AllowedMethods,
+		obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "the account information endpoints answer " + consent.AllowedMethods + " only"})
 	refuseBody = obie.New(http.StatusBadRequest, "Unexpected request body",
 		obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "a request to an account information endpoint has no body"})
 	refuseQuery = obie.New(http.StatusBadRequest, "Unexpected query parameter",
