@@ -30,33 +30,37 @@ func (p *Provider) ServeConsents(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if err := p.consents(w, r, id, one); err != nil {
+		obie.WriteError(w, err)
+	}
+}
+
+// consents answers the call, or returns the error ServeConsents answers; each step logs
+// its own outcome.
+func (p *Provider) consents(w http.ResponseWriter, r *http.Request, id string, one bool) error {
 	allowed := []string{http.MethodPost}
 	if one {
 		allowed = []string{http.MethodGet, http.MethodDelete}
 	}
 	if !slices.Contains(allowed, r.Method) {
 		list := strings.Join(allowed, ", ")
-		obie.WriteError(w, obie.MethodNotAllowed(list, obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "use " + list}))
-		return
+		return obie.MethodNotAllowed(list, obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "use " + list})
 	}
 	if !acceptsJSON(r) {
-		obie.WriteError(w, obie.New(http.StatusNotAcceptable, "Only application/json is offered",
-			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Accept must allow application/json", Path: "Accept"}))
-		return
+		return obie.New(http.StatusNotAcceptable, "Only application/json is offered",
+			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Accept must allow application/json", Path: "Accept"})
 	}
 	clientID, err := p.consentCaller(r)
-	if err == nil {
-		switch r.Method {
-		case http.MethodPost:
-			err = p.createConsent(w, r, clientID)
-		case http.MethodGet:
-			err = p.readConsent(w, r, clientID, id)
-		case http.MethodDelete:
-			err = p.deleteConsent(w, r, clientID, id)
-		}
-	}
 	if err != nil {
-		obie.WriteError(w, err)
+		return err
+	}
+	switch r.Method {
+	case http.MethodPost:
+		return p.createConsent(w, r, clientID)
+	case http.MethodGet:
+		return p.readConsent(w, r, clientID, id)
+	default:
+		return p.deleteConsent(w, r, clientID, id)
 	}
 }
 
