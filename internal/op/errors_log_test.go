@@ -7,13 +7,20 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/lestrrat-go/jwx/v2/jwa"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/keys"
 	"github.com/caddyciba/gateway/internal/oauth"
+	"github.com/caddyciba/gateway/internal/obie"
+	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/token"
 )
 
 // observed gives the provider a logger named ciba, as Caddy's app does, that records
@@ -142,5 +149,75 @@ func TestStoreFailureFoundThroughWrapping(t *testing.T) {
 	}
 	if outcomeOf(wrapped) != "server_error" || levelOf(wrapped) != zapcore.ErrorLevel {
 		t.Fatalf("outcome %s at %s", outcomeOf(wrapped), levelOf(wrapped))
+	}
+}
+
+// TestConsentAPIServerErrorLogged: over a store that can be read but not written, creating
+// a consent is the Open Banking 500, byte for byte as ever and without the failure's text,
+// and its one log line is the consent_create step at error level, naming the cause.
+func TestConsentAPIServerErrorLogged(t *testing.T) {
+	dir := t.TempDir()
+	rw, err := store.OpenBadger(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.LoadOrCreate(rw, jwa.ES256); err != nil {
+		t.Fatal(err)
+	}
+	var tok string
+	now := time.Now()
+	err = rw.Update(func(t store.Txn) error {
+		var err error
+		tok, err = token.MintAccess(t, &token.Access{ClientID: "tpp", Grant: token.ClientCredentials, Scope: "accounts",
+			IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}, time.Hour)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := store.OpenBadgerReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ro.Close() })
+	ring, err := keys.LoadOrCreate(ro, jwa.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := clients.NewRegistry([]*clients.Client{{ID: "tpp", Method: clients.SecretBasic, Scopes: []string{"accounts"}}}, nil)
+	p := New(Config{Issuer: "https://bank.example"}, ro, ring, reg)
+	t.Cleanup(p.Close)
+	logs := observed(p)
+
+	const id = "5d5b3c4e-1f0e-4c44-a3a8-0f6a4b0d7c11"
+	r := httptest.NewRequest(http.MethodPost, "https://bank.example"+PathConsents,
+		strings.NewReader(`{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+tok)
+	w := httptest.NewRecorder()
+	w.Header().Set("X-Fapi-Interaction-Id", id)
+	p.ServeConsents(w, r)
+
+	want := `{"Code":"500 InternalServerError","Id":"` + id + `","Message":"Unexpected error","Errors":[{"ErrorCode":"UK.OBIE.UnexpectedError","Message":"the request could not be completed"}]}` + "\n"
+	if w.Code != http.StatusInternalServerError || w.Body.String() != want {
+		t.Fatalf("answer %d %s", w.Code, w.Body.String())
+	}
+	entries := logs.All()
+	if len(entries) != 1 {
+		t.Fatalf("%d log lines: %+v", len(entries), entries)
+	}
+	e, fields := entries[0], entries[0].ContextMap()
+	const prefix = "500 Unexpected error (UK.OBIE.UnexpectedError): "
+	cause, _ := fields["error"].(string)
+	if e.Level != zapcore.ErrorLevel || e.LoggerName != "ciba.flow" || fields["step"] != "consent_create" ||
+		fields["outcome"] != obie.CodeUnexpectedError || !strings.HasPrefix(cause, prefix) || len(cause) == len(prefix) {
+		t.Fatalf("line %s %s %v", e.Level, e.LoggerName, fields)
+	}
+	t.Logf("logged cause: %s", cause)
+	if strings.Contains(w.Body.String(), cause[len(prefix):]) {
+		t.Fatal("the cause reached the wire")
 	}
 }
