@@ -221,3 +221,33 @@ func TestConsentAPIServerErrorLogged(t *testing.T) {
 		t.Fatal("the cause reached the wire")
 	}
 }
+
+// TestGateServerErrorCarriesCause: a consent record the gate cannot decode is the Open
+// Banking 500, byte for byte as ever, and the refusal carries the decoding failure as its
+// cause for the gate's log line.
+func TestGateServerErrorCarriesCause(t *testing.T) {
+	p := fuzzProvider(t)
+	req := gatedRequest(t, p).httpRequest
+	var consentKey string
+	if err := p.Store.Scan("consent/", func(key string, _ []byte) error { consentKey = key; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Store.Put(consentKey, []byte("{not json"), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, refusal := p.Admit(req)
+	if refusal == nil || refusal.Status != http.StatusInternalServerError || refusal.Unwrap() == nil {
+		t.Fatalf("refusal %v", refusal)
+	}
+	if oe, ok := errors.AsType[*obie.Error](fmt.Errorf("gate: %w", refusal)); !ok || oe != refusal {
+		t.Fatal("errors.As does not find the refusal")
+	}
+	w := httptest.NewRecorder()
+	w.Header().Set("X-Fapi-Interaction-Id", "i-1")
+	obie.WriteError(w, refusal)
+	want := `{"Code":"500 InternalServerError","Id":"i-1","Message":"Unexpected error","Errors":[{"ErrorCode":"UK.OBIE.UnexpectedError","Message":"the grant could not be read"}]}` + "\n"
+	if w.Code != http.StatusInternalServerError || w.Body.String() != want {
+		t.Fatalf("answer %d %s", w.Code, w.Body.String())
+	}
+	t.Logf("cause: %v", refusal)
+}
