@@ -151,7 +151,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		notifiers = []NotifierConfig{{Channel: "log"}}
 	}
 	for i := range notifiers {
-		ch, err := notifiers[i].build(repl, ctx.Slogger())
+		ch, err := notifiers[i].build(repl, a.logger.Named("notifier"))
 		if err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}, st, ring, reg)
 	a.provider.Users = a.users
 	a.provider.Channels = a.channels
-	a.provider.Log = ctx.Slogger()
+	a.provider.UseLogger(a.logger)
 	// Background work starts last, once nothing above can fail; Cleanup stops it.
 	var background context.Context
 	background, a.stopBackground = context.WithCancel(context.Background())

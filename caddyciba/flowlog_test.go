@@ -56,6 +56,7 @@ func TestFlowLogs(t *testing.T) {
 
 	type line struct {
 		Msg, Step, Outcome string
+		Logger             string
 		Interaction        string `json:"interaction_id"`
 		Client             string `json:"client_id"`
 		Consent            string `json:"consent_id"`
@@ -85,7 +86,7 @@ func TestFlowLogs(t *testing.T) {
 	for i, w := range want {
 		got := steps[i]
 		if got.Step != w.Step || got.Outcome != w.Outcome || got.Client != w.Client || got.Consent != w.Consent ||
-			(w.Interaction != "" && got.Interaction != w.Interaction) || got.Interaction == "" {
+			(w.Interaction != "" && got.Interaction != w.Interaction) || got.Interaction == "" || got.Logger != "ciba.flow" {
 			t.Errorf("line %d: %+v, want %+v", i, got, w)
 		}
 	}

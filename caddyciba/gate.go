@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddyciba/gateway/consent"
+	"github.com/caddyciba/gateway/internal/obie"
 	"github.com/caddyciba/gateway/internal/op"
 )
 
@@ -80,7 +81,7 @@ func (g *Gate) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("ciba_gate needs the ciba app: %w", err)
 	}
 	g.provider = app.(*App).provider
-	g.logger = ctx.Logger()
+	g.logger = app.(*App).logger.Named("gate")
 	if g.MaxItemSize <= 0 {
 		g.MaxItemSize = consent.DefaultMaxValue
 	}
@@ -126,8 +127,11 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	w.Header().Set(interactionHeader, id)
 	adm, refusal := g.provider.Admit(r)
 	if refusal != nil {
-		countRefusal(refusal.Status())
-		refusal.Write(w)
+		countRefusal(refusal.Status)
+		if refusal.Status >= http.StatusInternalServerError {
+			g.logger.Error("request refused", zap.String("interaction_id", id), zap.Error(refusal))
+		}
+		obie.WriteError(w, refusal)
 		return nil
 	}
 	op.GateAllowed.Inc()

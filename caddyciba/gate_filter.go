@@ -402,7 +402,7 @@ func (fw *filterWriter) answerOwn() {
 	if fw.ownStatus == http.StatusBadGateway {
 		op.GateError.Inc()
 	}
-	obie.Write(&fw.ResponseWriterWrapper, fw.ownStatus, fw.ownMsg, obie.Item{ErrorCode: fw.ownCode, Message: fw.ownMsg})
+	obie.WriteError(&fw.ResponseWriterWrapper, obie.New(fw.ownStatus, fw.ownMsg, obie.Item{ErrorCode: fw.ownCode, Message: fw.ownMsg}))
 }
 
 // logRefusal logs once why the bank's answer was not shown, without its content.

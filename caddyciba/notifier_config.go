@@ -4,10 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -77,7 +78,7 @@ func (nc *NotifierConfig) smtp() *notifier.SMTP {
 }
 
 // build makes the channel, expanding placeholders in the secret.
-func (nc *NotifierConfig) build(repl *caddy.Replacer, logger *slog.Logger) (notifier.Channel, error) {
+func (nc *NotifierConfig) build(repl *caddy.Replacer, logger *zap.Logger) (notifier.Channel, error) {
 	switch nc.Channel {
 	case "webhook":
 		w, err := notifier.NewWebhook(nc.URL, repl.ReplaceAll(nc.Secret, ""))

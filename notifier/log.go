@@ -2,16 +2,17 @@ package notifier
 
 import (
 	"context"
-	"log/slog"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Log records that a request awaits the user. It never logs the device token; the device
 // link (which embeds the page's token) and the decision URL only with ShowLinks, for local
 // demos where the log is the phone: the two are all the decision API needs (the link's
-// token as Bearer token, and the user's password).
+// token as Bearer token, and the user's password). Logger is Caddy's (ciba.notifier).
 type Log struct {
-	Logger    *slog.Logger
+	Logger    *zap.Logger
 	ShowLinks bool
 }
 
@@ -20,17 +21,17 @@ func (l *Log) Name() string { return "log" }
 
 // Notify implements Channel.
 func (l *Log) Notify(ctx context.Context, n *Notification) error {
-	attrs := []slog.Attr{
-		slog.String("request", n.ID),
-		slog.String("client_id", n.ClientID),
-		slog.String("consent_id", n.Consent.ConsentID),
-		slog.Time("expires_at", n.ExpiresAt),
+	fields := []zap.Field{
+		zap.String("request", n.ID),
+		zap.String("client_id", n.ClientID),
+		zap.String("consent_id", n.Consent.ConsentID),
+		zap.Time("expires_at", n.ExpiresAt),
 	}
 	if l.ShowLinks {
-		attrs = append(attrs, slog.String("device_url", n.DeviceURL),
-			slog.String("decision_url", n.DecisionURL), slog.String("binding_message", n.BindingMessage))
+		fields = append(fields, zap.String("device_url", n.DeviceURL),
+			zap.String("decision_url", n.DecisionURL), zap.String("binding_message", n.BindingMessage))
 	}
-	l.Logger.LogAttrs(ctx, slog.LevelInfo, "authentication request awaits the user", attrs...)
+	l.Logger.Info("authentication request awaits the user", fields...)
 	return nil
 }
 

@@ -3,15 +3,18 @@ package notifier
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 func TestLogChannel(t *testing.T) {
 	for _, show := range []bool{false, true} {
 		var buf bytes.Buffer
-		l := &Log{Logger: slog.New(slog.NewJSONHandler(&buf, nil)), ShowLinks: show}
+		core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&buf), zapcore.InfoLevel)
+		l := &Log{Logger: zap.New(core), ShowLinks: show}
 		if err := l.Notify(context.Background(), sample()); err != nil {
 			t.Fatal(err)
 		}

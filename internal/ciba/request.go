@@ -6,7 +6,6 @@ package ciba
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/oauth"
@@ -149,7 +148,7 @@ func (r *Request) stateError() *oauth.Error {
 	case Denied:
 		return oauth.TokenDenied()
 	case Withdrawn:
-		return &oauth.Error{Code: "access_denied", Description: "the request was withdrawn before the user decided", Status: http.StatusBadRequest}
+		return oauth.TokenWithdrawn()
 	}
 	return nil
 }

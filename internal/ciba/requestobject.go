@@ -80,7 +80,7 @@ func (ro *RequestObject) Verify(raw, clientID string, keys jwk.Set, now time.Tim
 		if errors.Is(err, jose.ErrReplayed) {
 			return nil, badRequestObject(err.Error())
 		}
-		return nil, oauth.ServerError("the request could not be recorded")
+		return nil, oauth.ServerError("the request could not be recorded", err)
 	}
 	return p, nil
 }

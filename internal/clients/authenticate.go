@@ -170,7 +170,7 @@ func (a *Authenticator) assertion(form url.Values) (*Client, error) {
 		if errors.Is(err, jose.ErrReplayed) {
 			return nil, errAuth()
 		}
-		return nil, oauth.ServerError("client authentication could not be recorded")
+		return nil, oauth.ServerError("client authentication could not be recorded", err)
 	}
 	return c, nil
 }

@@ -1,9 +1,10 @@
-// Package obie writes the Open Banking error body (OBErrorResponse1) that the consent and
-// account APIs answer with.
+// Package obie holds the Open Banking error value and writes the error body
+// (OBErrorResponse1) that the consent and account APIs answer with.
 package obie
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -58,28 +59,97 @@ const (
 	CodeSignatureUnexpected   = "UK.OBIE.Signature.Unexpected"
 )
 
-// Error is a refusal a domain package returns as a value: the status and message of the
-// answer and its items, so the HTTP side writes it as is with WriteError.
+// Error is an Open Banking error answer: the status, the body's Message and items, the
+// headers some statuses carry, and the failure behind a 5xx, for the log only. Build one
+// with New or Unexpected, answer it with WriteError; errors.As finds it however deeply it
+// is wrapped.
 type Error struct {
 	Status  int
 	Message string
 	Items   []Item
+	// Allow is the Allow header of a 405.
+	Allow string
+	// Challenge is the WWW-Authenticate header: of every 401, and of a 403 for a token
+	// without the scope asked for (RFC 6750 §3.1 insufficient_scope).
+	Challenge string
+	// Cause is the failure behind the answer; it never reaches the wire.
+	Cause error
 }
 
+// New is the answer status with message and the error items.
+func New(status int, message string, items ...Item) *Error {
+	return &Error{Status: status, Message: message, Items: items}
+}
+
+// MethodNotAllowed is the 405 with the Allow header listing the methods there are.
+func MethodNotAllowed(allow string, items ...Item) *Error {
+	return &Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed", Allow: allow, Items: items}
+}
+
+// Unexpected is the 500 of a failure that is not the caller's: detail says what could not
+// be done, the cause (logged, never sent) why.
+func Unexpected(detail string, cause error) *Error {
+	return &Error{Status: http.StatusInternalServerError, Message: "Unexpected error",
+		Items: []Item{{ErrorCode: CodeUnexpectedError, Message: detail}}, Cause: cause}
+}
+
+// Unauthorized is the 401 with the Bearer challenge and no body (UK OB).
+func Unauthorized(challenge string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Challenge: challenge}
+}
+
+// Error is the status, the message, the first item's code and the cause, for logs.
 func (e *Error) Error() string {
-	parts := make([]string, len(e.Items))
-	for i, it := range e.Items {
-		parts[i] = it.ErrorCode + " " + it.Path + ": " + it.Message
+	s := strconv.Itoa(e.Status) + " " + e.Message
+	if code := e.Code(); code != "" {
+		s += " (" + code + ")"
 	}
-	return e.Message + ": " + strings.Join(parts, "; ")
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
+	}
+	return s
 }
 
-// WriteError answers with e.
-func WriteError(w http.ResponseWriter, e *Error) { Write(w, e.Status, e.Message, e.Items...) }
+// Unwrap is the cause, for errors.Is and errors.As.
+func (e *Error) Unwrap() error { return e.Cause }
 
-// Write answers status with the error body; its Id is the response's x-fapi-interaction-id,
+// Code is the first item's ErrorCode, or "" (a 401 has none).
+func (e *Error) Code() string {
+	if len(e.Items) == 0 {
+		return ""
+	}
+	return e.Items[0].ErrorCode
+}
+
+// AsError finds the Open Banking error in err's chain; any other error becomes an
+// Unexpected error that keeps it as its cause and reveals nothing of its text.
+func AsError(err error) *Error {
+	if oe, ok := errors.AsType[*Error](err); ok {
+		return oe
+	}
+	return Unexpected("the request could not be completed", err)
+}
+
+// WriteError answers err: the challenge and the Allow header when it has them, then a 401
+// without a body, or the Open Banking error body.
+func WriteError(w http.ResponseWriter, err error) {
+	e := AsError(err)
+	if e.Challenge != "" {
+		w.Header().Set("WWW-Authenticate", e.Challenge)
+	}
+	if e.Status == http.StatusUnauthorized {
+		w.WriteHeader(e.Status)
+		return
+	}
+	if e.Allow != "" {
+		w.Header().Set("Allow", e.Allow)
+	}
+	writeBody(w, e.Status, e.Message, e.Items)
+}
+
+// writeBody writes the error body; its Id is the response's x-fapi-interaction-id,
 // so the TPP and the bank can find the call.
-func Write(w http.ResponseWriter, status int, message string, items ...Item) {
+func writeBody(w http.ResponseWriter, status int, message string, items []Item) {
 	id := w.Header().Get("X-Fapi-Interaction-Id")
 	if id == "" {
 		id = uuid.NewString()

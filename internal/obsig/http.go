@@ -54,7 +54,7 @@ func Answer(w http.ResponseWriter, err error) bool {
 	if !errors.As(err, &e) {
 		return false
 	}
-	obie.Write(w, http.StatusBadRequest, "The request's x-jws-signature is refused.", e.Item())
+	obie.WriteError(w, obie.New(http.StatusBadRequest, "The request's x-jws-signature is refused.", e.Item()))
 	return true
 }
 

@@ -3,7 +3,6 @@ package op
 import (
 	"bytes"
 	"errors"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddyciba/gateway/consent"
@@ -108,10 +109,11 @@ func (p *Provider) accessPost(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "sign-out":
 		if err := p.endSession(w, r, cookie); err != nil {
+			p.logStep(r.Context(), "access sign-out", "", "", err)
 			p.renderList(w, http.StatusInternalServerError, s, "", "Signing out failed. Try again.")
 			return
 		}
-		p.logStep(r.Context(), "access sign-out", "", "", "ok")
+		p.logStep(r.Context(), "access sign-out", "", "", nil)
 		p.renderAccess(w, http.StatusOK, &accesspage.View{Notice: "You have signed out."})
 	case "withdraw-confirm":
 		c := p.customerConsent(s.Subject, r.PostForm.Get("consent"))
@@ -138,13 +140,16 @@ func (p *Provider) withdraw(w http.ResponseWriter, r *http.Request, s *accessSes
 	}
 	name := p.clientName(c.ClientID)
 	_, err := p.RevokeConsent(c.ID)
-	p.logStep(r.Context(), "consent withdrawn by the customer", c.ClientID, c.ID, outcomeOf(err))
+	const step = "consent withdrawn by the customer"
 	switch {
 	case errors.Is(err, ErrNotRevocable) || errors.Is(err, consent.ErrNotAuthorised):
+		p.logOutcome(r.Context(), zapcore.WarnLevel, step, c.ClientID, c.ID, "not_revocable")
 		p.renderList(w, http.StatusConflict, s, "", name+" no longer had access.")
 	case err != nil:
+		p.logStep(r.Context(), step, c.ClientID, c.ID, err)
 		p.renderList(w, http.StatusInternalServerError, s, "", "The access could not be withdrawn. Try again.")
 	default:
+		p.logStep(r.Context(), step, c.ClientID, c.ID, nil)
 		p.renderList(w, http.StatusOK, s, name+" can no longer see your account information.", "")
 	}
 }
@@ -157,7 +162,7 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 		login = ""
 	}
 	refuse := func(outcome string) {
-		p.logStep(r.Context(), "access sign-in", "", "", outcome)
+		p.logOutcome(r.Context(), zapcore.WarnLevel, "access sign-in", "", "", outcome)
 		p.renderAccess(w, http.StatusUnauthorized, &accesspage.View{Error: signInRefused, Login: login})
 	}
 	u := p.Users.ByHint(login)
@@ -174,6 +179,7 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 		refuse("password_locked")
 		return
 	case err != nil:
+		p.logStep(r.Context(), "access sign-in", "", "", err)
 		p.renderAccess(w, http.StatusInternalServerError, &accesspage.View{Error: "Something went wrong. Try again in a moment."})
 		return
 	case !v.OK:
@@ -186,10 +192,11 @@ func (p *Provider) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := p.startSession(w, r, u.Subject)
 	if err != nil {
+		p.logStep(r.Context(), "access sign-in", "", "", err)
 		p.renderAccess(w, http.StatusInternalServerError, &accesspage.View{Error: "Something went wrong. Try again in a moment."})
 		return
 	}
-	p.logStep(r.Context(), "access sign-in", "", "", "ok")
+	p.logStep(r.Context(), "access sign-in", "", "", nil)
 	p.renderList(w, http.StatusOK, s, "", "")
 }
 
@@ -242,6 +249,7 @@ func (p *Provider) renderList(w http.ResponseWriter, status int, s *accessSessio
 		return nil
 	})
 	if err != nil {
+		p.flowLog.Error("access list not read", zap.Error(err))
 		v.Error = "Your access list could not be read. Try again in a moment."
 		status = http.StatusInternalServerError
 	}
@@ -262,7 +270,7 @@ func (p *Provider) renderAccess(w http.ResponseWriter, status int, v *accesspage
 	}
 	var buf bytes.Buffer
 	if err := pg.access.Render(&buf, v); err != nil {
-		p.Log.Error("access dashboard", slog.String("error", err.Error()))
+		p.flowLog.Error("access page not rendered", zap.Error(err))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

@@ -27,10 +27,7 @@ type BackchannelResponse struct {
 // ServeBackchannel answers POST /bc-authorize.
 func (p *Provider) ServeBackchannel(w http.ResponseWriter, r *http.Request) {
 	resp, clientID, err := p.backchannel(w, r)
-	outcome := "ok"
-	if err != nil {
-		outcome = oauth.AsError(err).Code
-	}
+	outcome := outcomeOf(err)
 	if clientID == "" {
 		clientID = "unauthenticated"
 	}
@@ -39,7 +36,7 @@ func (p *Provider) ServeBackchannel(w http.ResponseWriter, r *http.Request) {
 	if resp != nil {
 		consentID = resp.consentID
 	}
-	p.logStep(r.Context(), "backchannel", clientID, consentID, outcomeOf(err))
+	p.logStep(r.Context(), "backchannel", clientID, consentID, err)
 	writeAnswer(w, resp, err)
 }
 
@@ -86,7 +83,7 @@ func (p *Provider) backchannel(w http.ResponseWriter, r *http.Request) (*Backcha
 func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 	authReqID, err := token.New()
 	if err != nil {
-		return nil, oauth.ServerError("the request could not be created")
+		return nil, oauth.ServerError("the request could not be created", err)
 	}
 	now := p.Now()
 	c := ar.client.Client
@@ -130,7 +127,7 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 		return nil, oauth.InvalidRequest("too many pending backchannel requests for this user; try again after one is decided or expires")
 	}
 	if err != nil {
-		return nil, oauth.ServerError("the request could not be stored")
+		return nil, oauth.ServerError("the request could not be stored", err)
 	}
 	pending.add(req.ExpiresAt, 1)
 	p.notifyDevice(ar, req, link)

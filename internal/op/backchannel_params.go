@@ -139,7 +139,7 @@ func (p *Provider) checkUserCode(u *users.User, code string) error {
 	case errors.As(err, &locked):
 		return oauth.InvalidUserCode()
 	case err != nil:
-		return oauth.ServerError("the user code could not be checked")
+		return oauth.ServerError("the user code could not be checked", err)
 	case !v.OK:
 		return oauth.InvalidUserCode()
 	}
@@ -156,7 +156,7 @@ func (p *Provider) awaitingConsent(clientID, id string) (*consent.Consent, error
 		return nil, oauth.InvalidRequest("the consent is unknown")
 	}
 	if err != nil {
-		return nil, oauth.ServerError("the consent could not be read")
+		return nil, oauth.ServerError("the consent could not be read", err)
 	}
 	if c.StatusAt(p.Now()) != consent.AwaitingAuthorisation || c.Expired(p.Now()) {
 		return nil, oauth.InvalidRequest("the consent is not awaiting authorisation")

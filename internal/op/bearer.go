@@ -65,9 +65,3 @@ func quoteInto(b *strings.Builder, s string) {
 		}
 	}
 }
-
-// refuseCredentials answers 401 with the Bearer challenge and no body (UK OB): why is
-// empty when the request carried no token at all.
-func (p *Provider) refuseCredentials(w http.ResponseWriter, why string) {
-	p.refuseToken(why).Write(w)
-}

@@ -32,7 +32,7 @@ func (p *Provider) clientCredentials(c *clients.Authenticated, form url.Values) 
 		return err
 	})
 	if err != nil {
-		return nil, oauth.ServerError("the token could not be stored")
+		return nil, oauth.ServerError("the token could not be stored", err)
 	}
 	return &TokenResponse{
 		AccessToken: tok,

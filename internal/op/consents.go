@@ -30,102 +30,116 @@ func (p *Provider) ServeConsents(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if err := p.consents(w, r, id, one); err != nil {
+		obie.WriteError(w, err)
+	}
+}
+
+// consents answers the call, or returns the error ServeConsents answers; each step logs
+// its own outcome.
+func (p *Provider) consents(w http.ResponseWriter, r *http.Request, id string, one bool) error {
 	allowed := []string{http.MethodPost}
 	if one {
 		allowed = []string{http.MethodGet, http.MethodDelete}
 	}
 	if !slices.Contains(allowed, r.Method) {
 		list := strings.Join(allowed, ", ")
-		w.Header().Set("Allow", list)
-		obie.Write(w, http.StatusMethodNotAllowed, "Method not allowed", obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "use " + list})
-		return
+		return obie.MethodNotAllowed(list, obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "use " + list})
 	}
 	if !acceptsJSON(r) {
-		obie.Write(w, http.StatusNotAcceptable, "Only application/json is offered", obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Accept must allow application/json", Path: "Accept"})
-		return
+		return obie.New(http.StatusNotAcceptable, "Only application/json is offered",
+			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Accept must allow application/json", Path: "Accept"})
 	}
-	clientID, ok := p.consentCaller(w, r)
-	if !ok {
-		return
+	clientID, err := p.consentCaller(r)
+	if err != nil {
+		return err
 	}
 	switch r.Method {
 	case http.MethodPost:
-		p.createConsent(w, r, clientID)
+		return p.createConsent(w, r, clientID)
 	case http.MethodGet:
-		p.readConsent(w, clientID, id)
-	case http.MethodDelete:
-		p.deleteConsent(w, r, clientID, id)
+		return p.readConsent(w, r, clientID, id)
+	default:
+		return p.deleteConsent(w, r, clientID, id)
 	}
 }
 
 // consentCaller authenticates the TPP by its client-credentials token: 401 without a body
 // for a missing or dead token (UK OB), 403 for a token of the wrong kind.
-func (p *Provider) consentCaller(w http.ResponseWriter, r *http.Request) (string, bool) {
-	return p.clientCaller(w, r, consentScope)
+func (p *Provider) consentCaller(r *http.Request) (string, error) {
+	return p.clientCaller(r, consentScope)
 }
 
 // clientCaller is consentCaller for the consent endpoints of any scope (accounts,
 // payments, fundsconfirmations).
-func (p *Provider) clientCaller(w http.ResponseWriter, r *http.Request, scope string) (string, bool) {
+func (p *Provider) clientCaller(r *http.Request, scope string) (string, error) {
 	tok, ok := BearerToken(r)
 	if !ok {
-		p.refuseCredentials(w, "")
-		return "", false
+		return "", p.refuseToken("")
 	}
 	rec, err := token.LookupAccess(p.Store, tok, p.Now())
 	if err != nil {
-		p.refuseCredentials(w, whyUnknown)
-		return "", false
+		return "", p.refuseToken(whyUnknown)
 	}
 	if !rec.PresentedOver(r.TLS) {
-		p.refuseCredentials(w, whyCertificate)
-		return "", false
+		return "", p.refuseToken(whyCertificate)
 	}
 	if rec.Grant != token.ClientCredentials || !slices.Contains(strings.Fields(rec.Scope), scope) {
-		obie.Write(w, http.StatusForbidden, "The token cannot manage consents",
+		return "", obie.New(http.StatusForbidden, "The token cannot manage consents",
 			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "a client-credentials token with scope " + scope + " is required", Path: "Authorization"})
-		return "", false
 	}
-	return rec.ClientID, true
+	return rec.ClientID, nil
 }
 
-func (p *Provider) createConsent(w http.ResponseWriter, r *http.Request, clientID string) {
+// createConsent answers a new consent, or returns why not; the step is logged either way.
+func (p *Provider) createConsent(w http.ResponseWriter, r *http.Request, clientID string) error {
+	c, err := p.newConsent(w, r, clientID)
+	consentID := ""
+	if c != nil {
+		consentID = c.ID
+	}
+	p.logStep(r.Context(), "consent_create", clientID, consentID, err)
+	if err != nil {
+		return err
+	}
+	consentTransitions.WithLabelValues(string(consent.AwaitingAuthorisation)).Inc()
+	p.writeConsent(w, http.StatusCreated, c)
+	return nil
+}
+
+func (p *Provider) newConsent(w http.ResponseWriter, r *http.Request, clientID string) (*consent.Consent, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		obie.Write(w, http.StatusUnsupportedMediaType, "The body must be application/json",
+		return nil, obie.New(http.StatusUnsupportedMediaType, "The body must be application/json",
 			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Content-Type must be application/json", Path: "Content-Type"})
-		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, consent.MaxRequestBytes))
 	if err != nil {
-		obie.Write(w, http.StatusBadRequest, "The body could not be read",
+		return nil, obie.New(http.StatusBadRequest, "The body could not be read",
 			obie.Item{ErrorCode: obie.CodeInvalidFormat, Message: "the body is too large or was cut short"})
-		return
 	}
 	req, err := consent.ParseRequest(body, p.Now())
 	if err != nil {
-		writeInvalid(w, err)
-		return
+		return nil, invalidConsent(err)
 	}
 	c, err := p.Consents.Create(clientID, req)
 	if err != nil {
-		writeUnexpected(w)
-		return
+		return nil, unexpected(err)
 	}
-	p.logStep(r.Context(), "consent_create", clientID, c.ID, "ok")
-	consentTransitions.WithLabelValues(string(consent.AwaitingAuthorisation)).Inc()
-	p.writeConsent(w, http.StatusCreated, c)
+	return c, nil
 }
 
-func (p *Provider) readConsent(w http.ResponseWriter, clientID, id string) {
+func (p *Provider) readConsent(w http.ResponseWriter, r *http.Request, clientID, id string) error {
 	c, err := p.Consents.GetFor(clientID, id)
 	if err != nil {
-		writeLookupError(w, err)
-		return
+		err = lookupError(err)
+		p.logFailure(r.Context(), "consent_read", err)
+		return err
 	}
 	p.writeConsent(w, http.StatusOK, c)
+	return nil
 }
 
-func (p *Provider) deleteConsent(w http.ResponseWriter, r *http.Request, clientID, id string) {
+func (p *Provider) deleteConsent(w http.ResponseWriter, r *http.Request, clientID, id string) error {
 	var ended *ciba.Request
 	err := p.Store.Update(func(t store.Txn) error {
 		if err := consent.DeleteIn(t, clientID, id); err != nil {
@@ -136,39 +150,42 @@ func (p *Provider) deleteConsent(w http.ResponseWriter, r *http.Request, clientI
 		return err
 	})
 	if err != nil {
-		writeLookupError(w, err)
-		return
+		err = lookupError(err)
+		p.logStep(r.Context(), "consent_delete", clientID, id, err)
+		return err
 	}
 	p.ended(ended)
-	p.logStep(r.Context(), "consent_delete", clientID, id, "ok")
+	p.logStep(r.Context(), "consent_delete", clientID, id, nil)
 	consentTransitions.WithLabelValues("Deleted").Inc()
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func writeInvalid(w http.ResponseWriter, err error) {
-	var inv *consent.InvalidError
-	if !errors.As(err, &inv) {
-		writeUnexpected(w)
-		return
+// invalidConsent is the 400 that lists a consent request's problems.
+func invalidConsent(err error) error {
+	inv, ok := errors.AsType[*consent.InvalidError](err)
+	if !ok {
+		return unexpected(err)
 	}
 	items := make([]obie.Item, len(inv.Problems))
 	for i, pr := range inv.Problems {
 		items[i] = obie.Item{ErrorCode: pr.Code, Message: pr.Message, Path: pr.Path}
 	}
-	obie.Write(w, http.StatusBadRequest, "The consent request is invalid", items...)
+	return obie.New(http.StatusBadRequest, "The consent request is invalid", items...)
 }
 
-func writeLookupError(w http.ResponseWriter, err error) {
+// lookupError is the answer for a consent that could not be found or read.
+func lookupError(err error) error {
 	if errors.Is(err, consent.ErrNotFound) {
-		obie.Write(w, http.StatusBadRequest, "Consent not found",
+		return obie.New(http.StatusBadRequest, "Consent not found",
 			obie.Item{ErrorCode: obie.CodeResourceNotFound, Message: "no consent with this ConsentId", Path: "ConsentId"})
-		return
 	}
-	writeUnexpected(w)
+	return unexpected(err)
 }
 
-func writeUnexpected(w http.ResponseWriter) {
-	obie.Write(w, http.StatusInternalServerError, "Unexpected error", obie.Item{ErrorCode: obie.CodeUnexpectedError, Message: "the request could not be completed"})
+// unexpected is the consent API's 500, keeping the cause for the log.
+func unexpected(cause error) error {
+	return obie.Unexpected("the request could not be completed", cause)
 }
 
 // consentResponse is an OBReadConsentResponse1.

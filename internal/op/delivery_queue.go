@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/notifier"
@@ -121,8 +123,8 @@ func (p *Provider) enqueue(d *delivery, payload any) {
 	p.StartDeliveries()
 	err := p.putDelivery(d, payload)
 	if err != nil {
-		p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery not queued", slog.String("kind", d.Kind),
-			slog.String("client_id", d.ClientID), slog.String("error", err.Error()))
+		p.deliveryLog.Error("delivery not queued", zap.String("kind", d.Kind),
+			zap.String("client_id", d.ClientID), zap.Error(err))
 		return
 	}
 	select {
@@ -247,7 +249,7 @@ func (p *Provider) dispatch(n int) {
 			if len(due) == 0 {
 				var err error
 				if due, next, err = p.dueKeys(); err != nil && p.background.Err() == nil {
-					p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", err.Error()))
+					p.deliveryLog.Error("delivery queue", zap.Error(err))
 				}
 			}
 			var c claimed
@@ -256,7 +258,7 @@ func (p *Provider) dispatch(n int) {
 				c.d, c.leased, err = p.claim(due[0], p.Now())
 				due = due[1:]
 				if err != nil && p.background.Err() == nil {
-					p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", err.Error()))
+					p.deliveryLog.Error("delivery queue", zap.Error(err))
 				}
 			}
 			if c.d != nil {
@@ -356,7 +358,7 @@ func (p *Provider) dropExpired(keys []string, now time.Time) {
 		return nil
 	})
 	if err != nil {
-		p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", err.Error()))
+		p.deliveryLog.Error("delivery queue", zap.Error(err))
 		return
 	}
 	for i := range gone {
@@ -450,7 +452,7 @@ func (p *Provider) attemptDelivery(d *delivery, leased string) {
 			p.logDelivery(d, "delivered", nil)
 		}
 		if derr := p.Store.Delete(leased); derr != nil {
-			p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", derr.Error()))
+			p.deliveryLog.Error("delivery queue", zap.Error(derr))
 		}
 		return
 	}
@@ -469,7 +471,7 @@ func (p *Provider) attemptDelivery(d *delivery, leased string) {
 		return t.Put(deliveryKey(now.Add(backoff), d.ID), val, recordTTL(now, d.Expires))
 	})
 	if uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
-		p.Log.LogAttrs(context.Background(), slog.LevelError, "delivery queue", slog.String("error", uerr.Error()))
+		p.deliveryLog.Error("delivery queue", zap.Error(uerr))
 	}
 }
 
@@ -520,22 +522,23 @@ func (p *Provider) logDelivery(d *delivery, outcome string, err error) {
 		if d.Channel < len(p.Channels) {
 			name = p.Channels[d.Channel].Name()
 		}
-		attrs := []slog.Attr{slog.String("channel", name)}
-		step := "ok"
+		fields := []zap.Field{zap.String("channel", name)}
+		step, level := "ok", zapcore.InfoLevel
 		if err != nil || outcome != "delivered" {
-			step = "failed"
+			step, level = "failed", zapcore.WarnLevel
 			if err != nil {
-				attrs = append(attrs, slog.String("error", err.Error()))
+				fields = append(fields, zap.Error(err))
 			}
 		}
 		notifierDeliveries.WithLabelValues(name, map[bool]string{true: "delivered", false: "failed"}[step == "ok"]).Inc()
-		p.logStep(ctx, "device_notify", d.ClientID, d.ConsentID, step, attrs...)
+		p.logOutcome(ctx, level, "device_notify", d.ClientID, d.ConsentID, step, fields...)
 	case kindCallback:
 		if err != nil {
 			outcome = err.Error()
 		}
-		p.Log.LogAttrs(ctx, slog.LevelInfo, "client notification", slog.String("mode", d.Mode),
-			slog.String("client_id", d.ClientID), slog.String("consent_id", d.ConsentID),
-			slog.String("outcome", outcome))
+		p.deliveryLog.Info("client notification", zap.String("mode", d.Mode),
+			zap.String("interaction_id", interactionOf(ctx)),
+			zap.String("client_id", d.ClientID), zap.String("consent_id", d.ConsentID),
+			zap.String("outcome", outcome))
 	}
 }

@@ -3,10 +3,11 @@ package op
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
@@ -30,7 +31,7 @@ func (p *Provider) ServeDevice(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet:
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
-		oauth.WriteError(w, &oauth.Error{Code: "invalid_request", Description: "use GET or POST", Status: http.StatusMethodNotAllowed})
+		oauth.WriteError(w, oauth.NewError("invalid_request", http.StatusMethodNotAllowed, "use GET or POST"))
 		return
 	}
 	// The page calls with a header no other site can set without a preflight we never
@@ -45,7 +46,9 @@ func (p *Provider) ServeDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodGet {
 		view, err := p.DeviceView(id, tok)
-		writeAnswer(w, view, decisionError(err))
+		err = decisionError(err)
+		p.logFailure(r.Context(), "device", err)
+		writeAnswer(w, view, err)
 		return
 	}
 	if err := p.decision(r, id, tok); err != nil {
@@ -75,7 +78,7 @@ const maxDecisionBody = 64 << 10
 
 func (p *Provider) decision(r *http.Request, id, tok string) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return &oauth.Error{Code: "invalid_request", Description: "the body must be application/json", Status: http.StatusUnsupportedMediaType}
+		return oauth.NewError("invalid_request", http.StatusUnsupportedMediaType, "the body must be application/json")
 	}
 	var body decisionBody
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxDecisionBody))
@@ -92,12 +95,13 @@ func (p *Provider) decision(r *http.Request, id, tok string) error {
 		clientID, consentID = req.ClientID, req.ConsentID
 	}
 	err = decisionError(err)
-	p.logStep(r.Context(), "decision", clientID, consentID, outcomeOf(err), slog.String("decision", body.Decision))
+	p.logStep(r.Context(), "decision", clientID, consentID, err, zap.String("decision", body.Decision))
 	return err
 }
 
 // decisionError maps a device-side outcome to its answer: 401 for a bad link or token,
-// 409 once decided, 410 after expiry or withdrawal.
+// 409 once decided, 410 after expiry or withdrawal, 500 (with err as its cause) for a
+// failure of the gateway.
 func decisionError(err error) error {
 	var wrong *WrongPasswordError
 	var locked *PasswordLockedError
@@ -107,29 +111,27 @@ func decisionError(err error) error {
 	case errors.Is(err, ciba.ErrBadDeviceToken):
 		return deviceTokenRefused()
 	case errors.Is(err, ciba.ErrDecided):
-		return &oauth.Error{Code: "request_decided", Description: "the request was already decided", Status: http.StatusConflict}
+		return oauth.NewError("request_decided", http.StatusConflict, "the request was already decided")
 	case errors.Is(err, ciba.ErrWithdrawn):
-		return &oauth.Error{Code: "request_withdrawn", Description: "the request was withdrawn: the access it asked for was cancelled", Status: http.StatusGone}
+		return oauth.NewError("request_withdrawn", http.StatusGone, "the request was withdrawn: the access it asked for was cancelled")
 	case errors.Is(err, ciba.ErrExpired):
-		return &oauth.Error{Code: "request_expired", Description: "the request has expired", Status: http.StatusGone}
+		return oauth.NewError("request_expired", http.StatusGone, "the request has expired")
 	case errors.Is(err, ErrConsentUnusable):
-		return &oauth.Error{Code: "consent_unusable", Description: err.Error(), Status: http.StatusConflict}
+		return oauth.NewError("consent_unusable", http.StatusConflict, err.Error())
 	case errors.Is(err, ErrUserDisabled):
 		return oauth.AccessDenied(err.Error())
 	case errors.Is(err, ErrPasswordNeeded):
-		return &oauth.Error{Code: "password_required", Description: err.Error(), Status: http.StatusBadRequest}
+		return oauth.NewError("password_required", http.StatusBadRequest, err.Error())
 	case errors.As(err, &wrong):
-		return &oauth.Error{Code: "wrong_password", Description: err.Error(), Status: http.StatusForbidden}
+		return oauth.NewError("wrong_password", http.StatusForbidden, err.Error())
 	case errors.As(err, &locked):
-		return &oauth.Error{Code: "password_locked", Description: err.Error(), Status: http.StatusTooManyRequests}
+		return oauth.NewError("password_locked", http.StatusTooManyRequests, err.Error())
 	case errors.Is(err, consent.ErrNoAccounts), errors.Is(err, consent.ErrDuplicateAccount), errors.Is(err, ErrForeignAccount):
 		return oauth.InvalidRequest(err.Error())
 	}
-	return oauth.ServerError("the decision could not be stored")
+	return oauth.ServerError("the decision could not be stored", err)
 }
 
 func deviceTokenRefused() *oauth.Error {
-	e := &oauth.Error{Code: "invalid_token", Description: "unknown device link or wrong device token", Status: http.StatusUnauthorized}
-	e.Challenge = `Bearer error="invalid_token"`
-	return e
+	return oauth.InvalidToken("unknown device link or wrong device token")
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/caddyciba/gateway/internal/ciba"
+	"github.com/caddyciba/gateway/internal/obie"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/payment"
 )
@@ -19,45 +20,51 @@ func (p *Provider) ServeFundsConsents(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if err := p.fundsConsents(w, r, id, one); err != nil {
+		p.logFailure(r.Context(), PathFundsConsents, err)
+		obie.WriteError(w, err)
+	}
+}
+
+// fundsConsents answers the call, or returns the error ServeFundsConsents answers.
+func (p *Provider) fundsConsents(w http.ResponseWriter, r *http.Request, id string, one bool) error {
 	allowed := []string{http.MethodPost}
 	if one {
 		allowed = []string{http.MethodGet, http.MethodDelete}
 	}
-	clientID, ok := p.resourceCaller(w, r, allowed, fundsScope)
-	if !ok {
-		return
+	clientID, err := p.resourceCaller(r, allowed, fundsScope)
+	if err != nil {
+		return err
 	}
 	switch r.Method {
 	case http.MethodGet:
 		f, err := p.paymentRepo().FundsFor(clientID, id)
 		if err != nil {
-			writePaymentError(w, err)
-			return
+			return paymentError(err)
 		}
 		writeJSONBytes(w, http.StatusOK, p.fundsConsentBody(f))
+		return nil
 	case http.MethodDelete:
-		p.deleteFundsConsent(w, r, clientID, id)
-	case http.MethodPost:
-		body, ok := readResourceBody(w, r)
-		if !ok {
-			return
-		}
-		now := p.Now()
-		req, err := payment.ParseFundsConsent(body, now)
-		if err != nil {
-			writePaymentError(w, err)
-			return
-		}
-		f := payment.NewFunds(clientID, req, now)
-		key := payment.IdempotencyKey{Endpoint: PathFundsConsents, ClientID: clientID, Key: r.Header.Get(IdempotencyHeader)}
-		p.createOnce(w, r, key, body, payment.Answer{Status: http.StatusCreated, Body: p.fundsConsentBody(f), Resource: f.ID},
-			func(t store.Txn) error { return payment.SaveFundsIn(t, f, now) })
+		return p.deleteFundsConsent(w, r, clientID, id)
 	}
+	body, err := readResourceBody(w, r)
+	if err != nil {
+		return err
+	}
+	now := p.Now()
+	req, err := payment.ParseFundsConsent(body, now)
+	if err != nil {
+		return paymentError(err)
+	}
+	f := payment.NewFunds(clientID, req, now)
+	key := payment.IdempotencyKey{Endpoint: PathFundsConsents, ClientID: clientID, Key: r.Header.Get(IdempotencyHeader)}
+	return p.createOnce(w, r, key, body, payment.Answer{Status: http.StatusCreated, Body: p.fundsConsentBody(f), Resource: f.ID},
+		func(t store.Txn) error { return payment.SaveFundsIn(t, f, now) })
 }
 
 // deleteFundsConsent removes the consent and ends its pending backchannel request in one
 // transaction, as the account-access DELETE does.
-func (p *Provider) deleteFundsConsent(w http.ResponseWriter, r *http.Request, clientID, id string) {
+func (p *Provider) deleteFundsConsent(w http.ResponseWriter, r *http.Request, clientID, id string) error {
 	var ended *ciba.Request
 	err := p.Store.Update(func(t store.Txn) error {
 		if err := payment.DeleteFundsIn(t, clientID, id); err != nil {
@@ -68,13 +75,15 @@ func (p *Provider) deleteFundsConsent(w http.ResponseWriter, r *http.Request, cl
 		return err
 	})
 	if err != nil {
-		writePaymentError(w, err)
-		return
+		err = paymentError(err)
+		p.logStep(r.Context(), "consent_delete", clientID, id, err)
+		return err
 	}
 	p.ended(ended)
-	p.logStep(r.Context(), "consent_delete", clientID, id, "ok")
+	p.logStep(r.Context(), "consent_delete", clientID, id, nil)
 	consentTransitions.WithLabelValues("Deleted").Inc()
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // fundsConsentResponse is an OBFundsConfirmationConsentResponse1.

@@ -19,48 +19,19 @@ type Admission struct {
 	Query    string
 }
 
-// Refusal is why a gated request is turned away; Write answers it.
-type Refusal struct {
-	status  int
-	message string
-	item    obie.Item
-	allow   string // the Allow header of a 405
-	// challenge is the WWW-Authenticate header: of every 401, and of the 403 of a token
-	// without the account APIs' scope (RFC 6750 §3.1 insufficient_scope).
-	challenge string
-}
-
-// Write answers the refusal: 401 with the Bearer challenge and no body for a token that
-// does not count, the Open Banking error body otherwise.
-func (f *Refusal) Write(w http.ResponseWriter) {
-	if f.challenge != "" {
-		w.Header().Set("WWW-Authenticate", f.challenge)
-	}
-	if f.status == http.StatusUnauthorized {
-		w.WriteHeader(f.status)
-		return
-	}
-	if f.allow != "" {
-		w.Header().Set("Allow", f.allow)
-	}
-	obie.Write(w, f.status, f.message, f.item)
-}
-
-// Status is the HTTP status of the refusal.
-func (f *Refusal) Status() int { return f.status }
-
-// refuseToken is the 401 of a request without a usable token; why is empty when it sent
-// none. Built only on the refusal path: admitting allocates nothing for it.
-func (p *Provider) refuseToken(why string) *Refusal {
+// refuseToken is the 401 of a request without a usable token (the Bearer challenge, no
+// body); why is empty when it sent none. Built only on the refusal path: admitting
+// allocates nothing for it.
+func (p *Provider) refuseToken(why string) *obie.Error {
 	code := ""
 	if why != "" {
 		code = "invalid_token"
 	}
-	return &Refusal{status: http.StatusUnauthorized, challenge: challenge(p.Issuer, code, why)}
+	return obie.Unauthorized(challenge(p.Issuer, code, why))
 }
 
-func forbidden(message, code, detail, path string) *Refusal {
-	return &Refusal{status: http.StatusForbidden, message: message, item: obie.Item{ErrorCode: code, Message: detail, Path: path}}
+func forbidden(message, code, detail, path string) *obie.Error {
+	return obie.New(http.StatusForbidden, message, obie.Item{ErrorCode: code, Message: detail, Path: path})
 }
 
 // Admit decides a request to the account APIs: an endpoint of the table and one of its
@@ -70,8 +41,9 @@ func forbidden(message, code, detail, path string) *Refusal {
 // AccountId in the path one the user selected; only the query parameters the endpoint
 // defines, each once. Each refusal says which of these failed,
 // and nothing about data the token does not already reach: an account outside the consent
-// is refused in the same words whether or not it exists.
-func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
+// is refused in the same words whether or not it exists. The refusal is answered with
+// obie.WriteError; a 500 carries the store's failure as its cause.
+func (p *Provider) Admit(r *http.Request) (*Admission, *obie.Error) {
 	ep, refusal := endpointOf(r)
 	if refusal != nil {
 		return nil, refusal
@@ -96,20 +68,19 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *Refusal) {
 	if rec.Grant != token.CIBA || rec.ConsentID == "" {
 		f := forbidden("The token cannot read accounts", obie.CodeHeaderInvalid,
 			"a token issued by the CIBA grant is required", "Authorization")
-		f.challenge = challenge(p.Issuer, "insufficient_scope",
+		f.Challenge = challenge(p.Issuer, "insufficient_scope",
 			"the account APIs need a token of the CIBA grant, issued for an authorised consent")
 		return nil, f
 	}
 	if c == nil && consentErr == nil {
 		c, consentErr = p.consentRecords.Get(p.Store, held.consentKey)
 	}
-	c, verdict, why := p.judgeGrant(accessGrant(rec), c, consentErr, now)
+	c, verdict, why, err := p.judgeGrant(accessGrant(rec), c, consentErr, now)
 	switch verdict {
 	case grantOver:
 		return nil, p.refuseToken(why)
 	case grantUnreadable:
-		return nil, &Refusal{status: http.StatusInternalServerError, message: "Unexpected error",
-			item: obie.Item{ErrorCode: obie.CodeUnexpectedError, Message: "the grant could not be read"}}
+		return nil, obie.Unexpected("the grant could not be read", err)
 	case grantNotAuthorised:
 		return nil, notAuthorised(c, rec.ClientID, now)
 	}
@@ -173,7 +144,7 @@ func (p *Provider) readAccess(key string) (held *heldAccess, c *consent.Consent,
 
 // notAuthorised is the 403 of a consent that exists but does not stand authorised for the
 // token's client, naming its status and what that means.
-func notAuthorised(c *consent.Consent, clientID string, now time.Time) *Refusal {
+func notAuthorised(c *consent.Consent, clientID string, now time.Time) *obie.Error {
 	status := c.StatusAt(now)
 	detail := "consent status is " + string(status)
 	switch {
@@ -191,14 +162,14 @@ func notAuthorised(c *consent.Consent, clientID string, now time.Time) *Refusal 
 
 // The refusals of a request the endpoint table rules out, whoever sends it.
 var (
-	refuseNotFound = &Refusal{status: http.StatusNotFound, message: "No such account information endpoint",
-		item: obie.Item{ErrorCode: obie.CodeResourceNotFound, Message: "the path is not a v3.1 account information endpoint"}}
-	refuseMethod = &Refusal{status: http.StatusMethodNotAllowed, message: "Method not allowed", allow: consent.AllowedMethods,
-		item: obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "the account information endpoints answer " + consent.AllowedMethods + " only"}}
-	refuseBody = &Refusal{status: http.StatusBadRequest, message: "Unexpected request body",
-		item: obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "a request to an account information endpoint has no body"}}
-	refuseQuery = &Refusal{status: http.StatusBadRequest, message: "Unexpected query parameter",
-		item: obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "the endpoint takes only the query parameters UK OB v3.1 defines for it, each once"}}
+	refuseNotFound = obie.New(http.StatusNotFound, "No such account information endpoint",
+		obie.Item{ErrorCode: obie.CodeResourceNotFound, Message: "the path is not a v3.1 account information endpoint"})
+	refuseMethod = obie.MethodNotAllowed(consent.AllowedMethods,
+		obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "the account information endpoints answer " + consent.AllowedMethods + " only"})
+	refuseBody = obie.New(http.StatusBadRequest, "Unexpected request body",
+		obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "a request to an account information endpoint has no body"})
+	refuseQuery = obie.New(http.StatusBadRequest, "Unexpected query parameter",
+		obie.Item{ErrorCode: obie.CodeFieldUnexpected, Message: "the endpoint takes only the query parameters UK OB v3.1 defines for it, each once"})
 )
 
 // endpointOf is the endpoint a request names and may call, decided before the token is
@@ -206,7 +177,7 @@ var (
 // not name exactly is 404, a method the endpoint does not have 405, a body 400. The path
 // matched is the one the upstream is sent (escaped); Match refuses any percent sign in it,
 // so it is also the path the gate read.
-func endpointOf(r *http.Request) (consent.Endpoint, *Refusal) {
+func endpointOf(r *http.Request) (consent.Endpoint, *obie.Error) {
 	path := r.URL.EscapedPath()
 	ep, ok := consent.Match(path)
 	switch {

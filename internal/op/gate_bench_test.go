@@ -48,7 +48,7 @@ func BenchmarkAdmit(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, refusal := p.Admit(req.httpRequest); refusal != nil {
-			b.Fatalf("refused: %d", refusal.Status())
+			b.Fatalf("refused: %d", refusal.Status)
 		}
 	}
 }

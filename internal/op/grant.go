@@ -34,41 +34,43 @@ type grantRef struct {
 // and its consent is this client's, Authorised and unexpired. It returns the consent when
 // the grant holds. A refresh token's revocation or expiry needs no read here: revoking it
 // deletes the access tokens issued under it (token.RevokeRefresh), and none outlives it.
-func (p *Provider) checkGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict) {
+// For an unreadable grant it returns the store's error too.
+func (p *Provider) checkGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict, error) {
 	var c *consent.Consent
 	err := store.ErrNotFound
 	if g.consentID != "" {
 		c, err = p.consentRecords.Get(r, consent.StoreKey(g.consentID))
 	}
-	c, v, _ := p.judgeGrant(g, c, err, now)
-	return c, v
+	c, v, _, err := p.judgeGrant(g, c, err, now)
+	return c, v, err
 }
 
 // judgeGrant is checkGrant on the grant's consent as read (c, or the error reading it),
 // with, for a grant that is over, why (a why* constant, for the gate's
-// error_description); the reason costs nothing on the path where the grant holds.
-func (p *Provider) judgeGrant(g grantRef, c *consent.Consent, err error, now time.Time) (*consent.Consent, grantVerdict, string) {
+// error_description), and for an unreadable one the store's error; neither costs
+// anything on the path where the grant holds.
+func (p *Provider) judgeGrant(g grantRef, c *consent.Consent, err error, now time.Time) (*consent.Consent, grantVerdict, string, error) {
 	if g.consentID == "" {
-		return nil, grantOver, whyConsentGone
+		return nil, grantOver, whyConsentGone, nil
 	}
 	if p.Clients.Lookup(g.clientID) == nil {
-		return nil, grantOver, whyClient
+		return nil, grantOver, whyClient, nil
 	}
 	if u := p.Users.BySubject(g.subject); u == nil || u.Disabled {
-		return nil, grantOver, whyUser
+		return nil, grantOver, whyUser, nil
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// A deleted or expired consent ends its tokens (UK OB: 401).
-		return nil, grantOver, whyConsentGone
+		return nil, grantOver, whyConsentGone, nil
 	case err == nil && c.Expired(now):
-		return nil, grantOver, whyConsentOver
+		return nil, grantOver, whyConsentOver, nil
 	case err != nil:
-		return nil, grantUnreadable, ""
+		return nil, grantUnreadable, "", err
 	case c.Status != consent.Authorised || c.ClientID != g.clientID:
-		return c, grantNotAuthorised, ""
+		return c, grantNotAuthorised, "", nil
 	}
-	return c, grantHolds, ""
+	return c, grantHolds, "", nil
 }
 
 // accessGrant is the grant an access token stands for.

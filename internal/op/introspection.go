@@ -29,6 +29,7 @@ type Introspection struct {
 // ServeIntrospection answers POST /introspect for an authenticated client.
 func (p *Provider) ServeIntrospection(w http.ResponseWriter, r *http.Request) {
 	resp, err := p.introspect(w, r)
+	p.logFailure(r.Context(), "introspection", err)
 	writeAnswer(w, resp, err)
 }
 
@@ -66,7 +67,7 @@ func (p *Provider) accessActive(a *token.Access, now time.Time) bool {
 	if a.Grant == token.ClientCredentials {
 		return p.Clients.Lookup(a.ClientID) != nil
 	}
-	_, verdict := p.checkGrant(p.Store, accessGrant(a), now)
+	_, verdict, _ := p.checkGrant(p.Store, accessGrant(a), now)
 	return verdict == grantHolds
 }
 
@@ -77,7 +78,7 @@ func (p *Provider) introspectRefresh(tok, clientID string, now time.Time) *Intro
 	if err != nil || rec.ClientID != clientID {
 		return &Introspection{Active: false}
 	}
-	if _, verdict := p.checkGrant(p.Store, refreshGrant(rec), now); verdict != grantHolds {
+	if _, verdict, _ := p.checkGrant(p.Store, refreshGrant(rec), now); verdict != grantHolds {
 		return &Introspection{Active: false}
 	}
 	out := &Introspection{Active: true, Scope: rec.Scope, ClientID: rec.ClientID, Subject: rec.Subject,

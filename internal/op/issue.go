@@ -108,7 +108,7 @@ func (p *Provider) issueInTxn(grant func(store.Txn) (*TokenResponse, *oauth.Erro
 	})
 	switch {
 	case err != nil:
-		return nil, oauth.ServerError("the token could not be issued")
+		return nil, oauth.ServerError("the token could not be issued", err)
 	case answer != nil:
 		return nil, answer
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap/zapcore"
+
 	"github.com/caddyciba/gateway/internal/obie"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/payment"
@@ -60,82 +62,83 @@ func (p *Provider) ServePaymentConsents(w http.ResponseWriter, r *http.Request) 
 		http.NotFound(w, r)
 		return
 	}
+	if err := p.paymentConsents(w, r, id, one); err != nil {
+		p.logFailure(r.Context(), PathPaymentConsents, err)
+		obie.WriteError(w, err)
+	}
+}
+
+// paymentConsents answers the call, or returns the error ServePaymentConsents answers.
+func (p *Provider) paymentConsents(w http.ResponseWriter, r *http.Request, id string, one bool) error {
 	allowed := []string{http.MethodPost}
 	if one {
 		allowed = []string{http.MethodGet}
 	}
-	clientID, ok := p.resourceCaller(w, r, allowed, paymentsScope)
-	if !ok {
-		return
+	clientID, err := p.resourceCaller(r, allowed, paymentsScope)
+	if err != nil {
+		return err
 	}
 	if r.Method == http.MethodGet {
 		c, err := p.paymentRepo().DomesticFor(clientID, id)
 		if err != nil {
-			writePaymentError(w, err)
-			return
+			return paymentError(err)
 		}
 		writeJSONBytes(w, http.StatusOK, p.paymentConsentBody(c))
-		return
+		return nil
 	}
-	body, ok := readResourceBody(w, r)
-	if !ok {
-		return
+	body, err := readResourceBody(w, r)
+	if err != nil {
+		return err
 	}
 	now := p.Now()
 	req, err := payment.ParseDomesticConsent(body, now, p.Payments)
 	if err != nil {
-		writePaymentError(w, err)
-		return
+		return paymentError(err)
 	}
 	key := payment.IdempotencyKey{Endpoint: PathPaymentConsents, ClientID: clientID, Key: r.Header.Get(IdempotencyHeader)}
 	if key.Key == "" {
-		obie.Write(w, http.StatusBadRequest, "x-idempotency-key is required",
+		return obie.New(http.StatusBadRequest, "x-idempotency-key is required",
 			obie.Item{ErrorCode: obie.CodeHeaderMissing, Message: "a payment consent is created with an x-idempotency-key", Path: "x-idempotency-key"})
-		return
 	}
 	c := payment.NewDomestic(clientID, req, now, p.Payments)
-	p.createOnce(w, r, key, body, payment.Answer{Status: http.StatusCreated, Body: p.paymentConsentBody(c), Resource: c.ID},
+	return p.createOnce(w, r, key, body, payment.Answer{Status: http.StatusCreated, Body: p.paymentConsentBody(c), Resource: c.ID},
 		func(t store.Txn) error { return payment.SaveDomesticIn(t, c, now) })
 }
 
 // resourceCaller checks the method and Accept header and authenticates the TPP's
-// client-credentials token of the scope; it has answered when ok is false.
-func (p *Provider) resourceCaller(w http.ResponseWriter, r *http.Request, allowed []string, scope string) (string, bool) {
+// client-credentials token of the scope.
+func (p *Provider) resourceCaller(r *http.Request, allowed []string, scope string) (string, error) {
 	if !slices.Contains(allowed, r.Method) {
 		list := strings.Join(allowed, ", ")
-		w.Header().Set("Allow", list)
-		obie.Write(w, http.StatusMethodNotAllowed, "Method not allowed", obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "use " + list})
-		return "", false
+		return "", obie.MethodNotAllowed(list, obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "use " + list})
 	}
 	if !acceptsJSON(r) {
-		obie.Write(w, http.StatusNotAcceptable, "Only application/json is offered", obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Accept must allow application/json", Path: "Accept"})
-		return "", false
+		return "", obie.New(http.StatusNotAcceptable, "Only application/json is offered",
+			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Accept must allow application/json", Path: "Accept"})
 	}
-	return p.clientCaller(w, r, scope)
+	return p.clientCaller(r, scope)
 }
 
 // readResourceBody reads a JSON request body of at most payment.MaxBodyBytes.
-func readResourceBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+func readResourceBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		obie.Write(w, http.StatusUnsupportedMediaType, "The body must be application/json",
+		return nil, obie.New(http.StatusUnsupportedMediaType, "The body must be application/json",
 			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Content-Type must be application/json", Path: "Content-Type"})
-		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, payment.MaxBodyBytes))
 	if err != nil {
-		obie.Write(w, http.StatusBadRequest, "The body could not be read",
+		return nil, obie.New(http.StatusBadRequest, "The body could not be read",
 			obie.Item{ErrorCode: obie.CodeInvalidFormat, Message: "the body is too large or was cut short"})
-		return nil, false
 	}
-	return body, true
+	return body, nil
 }
 
 // createOnce makes a resource under an idempotency key: the first request with the key
 // stores the resource (save) and its answer in one transaction and answers it; a repeat
 // with the same body answers the first answer and makes nothing; racing repeats wait
-// for it and get the first answer too (409 only past repeatWait). An empty key (allowed by the endpoint)
-// creates without a record.
-func (p *Provider) createOnce(w http.ResponseWriter, r *http.Request, key payment.IdempotencyKey, body []byte, answer payment.Answer, save func(store.Txn) error) {
+// for it and get the first answer too (409 only past repeatWait). An empty key (allowed
+// by the endpoint) creates without a record.
+func (p *Provider) createOnce(w http.ResponseWriter, r *http.Request, key payment.IdempotencyKey, body []byte, answer payment.Answer, save func(store.Txn) error) error {
 	repo := p.paymentRepo()
 	now := p.Now()
 	if key.Key != "" {
@@ -143,13 +146,12 @@ func (p *Provider) createOnce(w http.ResponseWriter, r *http.Request, key paymen
 		first, err := repo.ClaimOrWait(ctx, key, body, p.Now)
 		cancel()
 		if err != nil {
-			writePaymentError(w, err)
-			return
+			return paymentError(err)
 		}
 		if first != nil {
-			p.logStep(r.Context(), "consent_create", key.ClientID, first.Resource, "repeat")
+			p.logOutcome(r.Context(), zapcore.InfoLevel, "consent_create", key.ClientID, first.Resource, "repeat")
 			writeJSONBytes(w, first.Status, first.Body)
-			return
+			return nil
 		}
 	}
 	err := p.Store.Update(func(t store.Txn) error {
@@ -165,21 +167,23 @@ func (p *Provider) createOnce(w http.ResponseWriter, r *http.Request, key paymen
 		if key.Key != "" {
 			_ = repo.Abandon(key)
 		}
-		writeUnexpected(w)
-		return
+		err = obie.Unexpected("the consent could not be stored", err)
+		p.logStep(r.Context(), "consent_create", key.ClientID, answer.Resource, err)
+		return err
 	}
-	p.logStep(r.Context(), "consent_create", key.ClientID, answer.Resource, "ok")
+	p.logStep(r.Context(), "consent_create", key.ClientID, answer.Resource, nil)
 	consentTransitions.WithLabelValues(string(payment.AwaitingAuthorisation)).Inc()
 	writeJSONBytes(w, answer.Status, answer.Body)
+	return nil
 }
 
-// writePaymentError answers an error of the payment package, or 500.
-func writePaymentError(w http.ResponseWriter, err error) {
+// paymentError is the answer to an error of the payment package: its own, or a 500 that
+// keeps it as the cause.
+func paymentError(err error) error {
 	if pe := payment.Problem(err); pe != nil {
-		obie.WriteError(w, pe)
-		return
+		return pe
 	}
-	writeUnexpected(w)
+	return obie.Unexpected("the request could not be completed", err)
 }
 
 func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {

@@ -4,11 +4,12 @@ package op
 
 import (
 	"context"
-	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/clients"
@@ -80,8 +81,10 @@ type Provider struct {
 	Users    UserDirectory
 	// Channels reach the user's authentication device, tried in order.
 	Channels []notifier.Channel
-	Log      *slog.Logger
 	Now      func() time.Time
+
+	// The children of the logger UseLogger is given.
+	flowLog, deliveryLog *zap.Logger
 
 	// The gate's records, decoded once per stored version.
 	accessRecords  *store.Decoded[heldAccess]
@@ -119,7 +122,8 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	if cfg.Lockout.Duration <= 0 {
 		cfg.Lockout.Duration = users.DefaultLockoutDuration
 	}
-	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now}
+	p.UseLogger(zap.NewNop())
 	p.Users = users.Empty()
 	p.accessRecords = store.NewDecoded(gateCacheSize, decodeHeldAccess)
 	p.consentRecords = store.NewDecoded(gateCacheSize, consent.Decode)

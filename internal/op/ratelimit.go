@@ -26,7 +26,7 @@ func (p *Provider) rateLimit(c *clients.Client) error {
 	}
 	ok, wait, err := p.limits.Allow(c.ID, *c.RateLimit, p.Now())
 	if err != nil {
-		return oauth.ServerError("the rate limit could not be counted")
+		return oauth.ServerError("the rate limit could not be counted", err)
 	}
 	if !ok {
 		rateLimited.WithLabelValues(c.ID).Inc()

@@ -2,6 +2,7 @@ package op
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -50,10 +51,10 @@ func (p *Provider) refresh(t store.Txn, rt string, c *clients.Authenticated, for
 		}
 		scope = strings.Join(strings.Fields(s), " ")
 	}
-	cons, verdict := p.checkGrant(t, refreshGrant(rec), now)
+	cons, verdict, err := p.checkGrant(t, refreshGrant(rec), now)
 	switch verdict {
 	case grantUnreadable:
-		return nil, nil, errors.New("the grant could not be read")
+		return nil, nil, fmt.Errorf("the grant could not be read: %w", err)
 	case grantOver, grantNotAuthorised:
 		// The grant is over for good: drop the refresh token with the answer.
 		return nil, oauth.InvalidGrant("the grant behind the refresh token is no longer authorised"), token.RevokeRefresh(t, rt)

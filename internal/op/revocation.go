@@ -18,6 +18,7 @@ const PathRevocation = "/revoke"
 // name it, and the gate and introspection refuse a token whose refresh token is gone.
 func (p *Provider) ServeRevocation(w http.ResponseWriter, r *http.Request) {
 	if err := p.revoke(w, r); err != nil {
+		p.logFailure(r.Context(), "revocation", err)
 		oauth.WriteError(w, err)
 		return
 	}
@@ -44,12 +45,11 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) error {
 		}
 		return drop(t)
 	})
-	var oe *oauth.Error
-	if errors.As(err, &oe) {
-		return oe
+	if _, ok := errors.AsType[*oauth.Error](err); ok {
+		return err
 	}
 	if err != nil {
-		return oauth.ServerError("the revocation could not be stored")
+		return oauth.ServerError("the revocation could not be stored", err)
 	}
 	return nil
 }

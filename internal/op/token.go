@@ -1,10 +1,11 @@
 package op
 
 import (
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/oauth"
@@ -30,7 +31,7 @@ func (p *Provider) ServeToken(w http.ResponseWriter, r *http.Request) {
 	if resp != nil {
 		consentID = resp.consentID
 	}
-	p.logStep(r.Context(), "token", clientID, consentID, outcomeOf(err), slog.String("grant_type", grantLabel(r)))
+	p.logStep(r.Context(), "token", clientID, consentID, err, zap.String("grant_type", grantLabel(r)))
 	writeAnswer(w, resp, err)
 }
 
