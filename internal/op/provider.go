@@ -87,6 +87,7 @@ type Provider struct {
 	flowLog, deliveryLog *zap.Logger
 
 	// The gate's records, decoded once per stored version.
+	routes         routes
 	accessRecords  *store.Decoded[heldAccess]
 	consentRecords *store.Decoded[consent.Consent]
 
@@ -130,14 +131,8 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	p.callback = notifier.NewCallback()
 	p.limits = &ratelimit.Limiter{Store: s, Prefix: rateLimitPrefix}
 	p.background, p.cancel = context.WithCancel(context.Background())
-	// A client assertion may name the issuer or the endpoint it is sent to (CIBA §7.1).
-	audiences := []string{cfg.Issuer}
-	for _, path := range []string{PathToken, PathBackchannel, PathRevocation, PathIntrospection} {
-		audiences = append(audiences, p.URL(path))
-		if cfg.MTLSBase != "" {
-			audiences = append(audiences, p.MTLSURL(path))
-		}
-	}
+	p.routes = newRoutes(p.endpoints())
+	audiences := p.audiences()
 	p.Consents = &consent.Repo{Store: s, Now: func() time.Time { return p.Now() }}
 	p.Auth = &clients.Authenticator{
 		Registry:  reg,
