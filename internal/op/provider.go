@@ -58,6 +58,12 @@ type Config struct {
 	AccessIdle time.Duration
 	// Payments is the bank's policy for payment consents (currencies, cut-off).
 	Payments payment.Policy
+	// Users resolves the users (none when nil); Channels reach the user's authentication
+	// device, tried in order.
+	Users    UserDirectory
+	Channels []notifier.Channel
+	// Logger is the root of the provider's logs (ciba.flow, ciba.delivery); none when nil.
+	Logger *zap.Logger
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
@@ -78,9 +84,6 @@ type Provider struct {
 	Clients  *clients.Registry
 	Auth     *clients.Authenticator
 	Consents *consent.Repo
-	Users    UserDirectory
-	// Channels reach the user's authentication device, tried in order.
-	Channels []notifier.Channel
 	Now      func() time.Time
 
 	// The children of the logger UseLogger is given.
@@ -123,9 +126,14 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	if cfg.Lockout.Duration <= 0 {
 		cfg.Lockout.Duration = users.DefaultLockoutDuration
 	}
+	if cfg.Users == nil {
+		cfg.Users = users.Empty()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now}
-	p.UseLogger(zap.NewNop())
-	p.Users = users.Empty()
+	p.UseLogger(cfg.Logger)
 	p.accessRecords = store.NewDecoded(gateCacheSize, decodeHeldAccess)
 	p.consentRecords = store.NewDecoded(gateCacheSize, consent.Decode)
 	p.callback = notifier.NewCallback()
