@@ -114,6 +114,7 @@ func seed(dir string, n, consents int) ([]string, error) {
 		return nil, err
 	}
 	repo := &consent.Repo{Store: l, Now: time.Now}
+	var requests ciba.Requests
 	consentIDs := make([]string, 0, consents)
 	for range consents {
 		c, err := repo.Create(gateway.ClientID, req)
@@ -131,7 +132,7 @@ func seed(dir string, n, consents int) ([]string, error) {
 		r := &ciba.Request{ClientID: gateway.ClientID, Subject: fmt.Sprintf("sub-%d", i%1000), Scope: "openid accounts",
 			ConsentID: consentIDs[i%len(consentIDs)], Mode: "poll", CreatedAt: now, ExpiresAt: now.Add(time.Hour),
 			Interval: time.Second, State: ciba.Pending, BindingMessage: "Bench 1234"}
-		if err := ciba.Save(l, ciba.Key(id), r); err != nil {
+		if err := requests.Save(l, requests.Key(id), r, now); err != nil {
 			return nil, err
 		}
 		if i < measured {

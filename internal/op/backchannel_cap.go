@@ -58,7 +58,7 @@ func (p *Provider) holdPendingSlot(t store.Txn, req *ciba.Request, key string, n
 	if p.overCaps(list, req.ClientID) {
 		var err error
 		list = keepPending(list, func(e pendingEntry) bool {
-			r, lerr := ciba.Load(t, e.Key)
+			r, lerr := requests.Load(t, e.Key)
 			if lerr != nil && !errors.Is(lerr, store.ErrNotFound) {
 				err = lerr
 				return true

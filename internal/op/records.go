@@ -1,0 +1,11 @@
+package op
+
+import "github.com/caddyciba/gateway/internal/ciba"
+
+// The repositories the endpoints reach stored records through: each owns its record's
+// keys, encoding and TTL, and takes the time from its caller (Provider.Now). They hold no
+// state, so one of each serves every provider.
+var (
+	requests ciba.Requests
+	devices  ciba.Devices
+)
