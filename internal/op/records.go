@@ -8,4 +8,6 @@ import "github.com/caddyciba/gateway/internal/ciba"
 var (
 	requests ciba.Requests
 	devices  ciba.Devices
+	// userPending counts each user's live requests for the caps (backchannel_cap.go).
+	userPending pendingLists
 )

@@ -52,7 +52,7 @@ func (p *Provider) WithdrawUser(sub string) (int, error) {
 	var ended []*ciba.Request
 	err := p.Store.Update(func(t store.Txn) error {
 		ended = ended[:0]
-		list, err := readPending(t, sub)
+		list, err := userPending.read(t, sub)
 		if err != nil {
 			return err
 		}
