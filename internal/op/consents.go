@@ -66,7 +66,7 @@ func (p *Provider) consentCaller(w http.ResponseWriter, r *http.Request) (string
 		p.refuseCredentials(w, "")
 		return "", false
 	}
-	rec, err := token.LookupAccess(p.Store, tok, p.Now())
+	rec, err := accesses.Lookup(p.Store, tok, p.Now())
 	if err != nil {
 		p.refuseCredentials(w, whyUnknown)
 		return "", false
