@@ -13,6 +13,8 @@ var (
 	devices   ciba.Devices
 	accesses  token.Accesses
 	refreshes token.Refreshes
+	sessions  accessSessions
+	uses      consentUses
 	// userPending counts each user's live requests for the caps (backchannel_cap.go).
 	userPending pendingLists
 )

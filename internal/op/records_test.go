@@ -1,7 +1,9 @@
 package op
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +41,67 @@ func TestPendingLists(t *testing.T) {
 			got, err := userPending.read(s, tc.subject)
 			if err != nil || !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("read %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestAccessSessions: a session reads back by its cookie only, the store never holds the
+// cookie, and ending one (twice) leaves none.
+func TestAccessSessions(t *testing.T) {
+	s := openStore(t)
+	seen := time.Now().Truncate(time.Second)
+	if err := sessions.put(s, "cookie-1", &accessSession{Subject: "alice", CSRF: "x", Seen: seen}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if buf, err := s.Get(sessionKey("cookie-1")); err != nil || strings.Contains(sessionKey("cookie-1")+string(buf), "cookie-1") {
+		t.Fatalf("stored under %q: %v", sessionKey("cookie-1"), err)
+	}
+	for _, tc := range []struct {
+		name, cookie string
+		end          int
+		want         *accessSession
+	}{
+		{"its cookie", "cookie-1", 0, &accessSession{Subject: "alice", CSRF: "x", Seen: seen}},
+		{"another cookie", "cookie-2", 0, nil},
+		{"ended twice", "cookie-1", 2, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for range tc.end {
+				if err := sessions.end(s, tc.cookie); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := sessions.get(s, tc.cookie)
+			if tc.want == nil && !errors.Is(err, store.ErrNotFound) || tc.want != nil && (err != nil || !got.Seen.Equal(tc.want.Seen) || got.Subject != tc.want.Subject) {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestConsentUses: the last use reads back to the second; none is ErrNotFound.
+func TestConsentUses(t *testing.T) {
+	s := openStore(t)
+	at := time.Unix(1_800_000_000, 0)
+	for _, tc := range []struct {
+		name, consent string
+		note          []time.Time
+		want          time.Time
+	}{
+		{"never used", "aac-0", nil, time.Time{}},
+		{"used", "aac-1", []time.Time{at}, at},
+		{"the latest note wins", "aac-2", []time.Time{at, at.Add(time.Minute)}, at.Add(time.Minute)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, n := range tc.note {
+				if err := uses.note(s, tc.consent, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := uses.last(s, tc.consent)
+			if tc.want.IsZero() && !errors.Is(err, store.ErrNotFound) || !tc.want.IsZero() && (err != nil || !got.Equal(tc.want)) {
+				t.Fatalf("last use %v, %v; want %v", got, err, tc.want)
 			}
 		})
 	}
