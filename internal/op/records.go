@@ -15,6 +15,8 @@ var (
 	refreshes token.Refreshes
 	sessions  accessSessions
 	uses      consentUses
+	// deliveries is the notification queue (delivery_queue.go).
+	deliveries deliveryRecords
 	// userPending counts each user's live requests for the caps (backchannel_cap.go).
 	userPending pendingLists
 )

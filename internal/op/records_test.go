@@ -106,3 +106,61 @@ func TestConsentUses(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliveryRecords walks a record through the queue's states: due in order, expired
+// met on the way, claimed once, rescheduled only while leased.
+func TestDeliveryRecords(t *testing.T) {
+	s := openStore(t)
+	now := time.Now()
+	put := func(id string, due, expires time.Time) {
+		if err := deliveries.put(s, &delivery{ID: id, Kind: kindDevice, Expires: expires}, due, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("late", now.Add(time.Minute), now.Add(time.Hour))
+	put("second", now.Add(-time.Second), now.Add(time.Hour))
+	put("first", now.Add(-2*time.Second), now.Add(time.Hour))
+	put("expired", now.Add(-3*time.Second), now.Add(-time.Millisecond))
+
+	due, expired, next, err := deliveries.scanDue(s, now, 16)
+	if err != nil || len(due) != 2 || len(expired) != 1 || !next.Equal(time.Unix(0, now.Add(time.Minute).UnixNano())) {
+		t.Fatalf("due %q expired %q next %v: %v", due, expired, next, err)
+	}
+	if !strings.HasSuffix(due[0], "/first") || !strings.HasSuffix(due[1], "/second") {
+		t.Fatalf("due out of order: %q", due)
+	}
+	if gone, err := deliveries.dropExpired(s, expired, now); err != nil || len(gone) != 1 || gone[0].ID != "expired" {
+		t.Fatalf("dropped %+v: %v", gone, err)
+	}
+
+	d, leased, exp, err := deliveries.claim(s, due[0], now)
+	if err != nil || d == nil || d.ID != "first" || exp || leased == "" {
+		t.Fatalf("claim: %+v %q %v %v", d, leased, exp, err)
+	}
+	for _, tc := range []struct {
+		name   string
+		key    string
+		wantID string
+	}{
+		{"claimed twice", due[0], ""},
+		{"unknown", deliveryKey(now, "nope"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, leased, _, err := deliveries.claim(s, tc.key, now)
+			if err != nil || d != nil || leased != "" {
+				t.Fatalf("claim: %+v %q %v", d, leased, err)
+			}
+		})
+	}
+	d.Attempts++
+	if err := deliveries.reschedule(s, leased, d, now.Add(time.Second), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := deliveries.reschedule(s, leased, d, now.Add(time.Second), now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("reschedule without the lease: %v", err)
+	}
+	key, err := deliveries.sealingKey(s)
+	if again, err2 := deliveries.sealingKey(s); err != nil || err2 != nil || len(key) != 32 || string(again) != string(key) {
+		t.Fatalf("sealing key %x then %x: %v %v", key, again, err, err2)
+	}
+}
