@@ -12,22 +12,20 @@ import (
 // ErrReplayed is returned for a jti already seen.
 var ErrReplayed = errors.New("the jti was already used")
 
-// Use names a replay cache: the jti of one kind of token is remembered apart from another's.
-type Use string
-
-// The replay caches, each under its own store prefix.
+// The replay caches, one per kind of token, each under its own store prefix: the jti of
+// one kind is remembered apart from another's.
 const (
-	ClientAssertion Use = "jti"
-	RequestObject   Use = "rojti"
+	ClientAssertion = "jti"
+	RequestObject   = "rojti"
 )
 
 // replayKey is where a sighting is kept: "<use>/<client>/<jti>". Built nowhere else.
-func replayKey(use Use, clientID, jti string) string { return string(use) + "/" + clientID + "/" + jti }
+func replayKey(use, clientID, jti string) string { return use + "/" + clientID + "/" + jti }
 
-// RememberJTI records the token's jti under the use and client until the token expires
-// (plus Skew), counted from now; a second sighting is ErrReplayed, any other error a
-// storage failure.
-func RememberJTI(s store.Store, use Use, clientID string, tok jwt.Token, now time.Time) error {
+// RememberJTI records the token's jti under the use (ClientAssertion, RequestObject) and
+// client until the token expires (plus Skew), counted from now; a second sighting is
+// ErrReplayed, any other error a storage failure.
+func RememberJTI(s store.Store, use, clientID string, tok jwt.Token, now time.Time) error {
 	ttl := tok.Expiration().Add(Skew).Sub(now)
 	err := s.PutNew(replayKey(use, clientID, tok.JwtID()), nil, ttl)
 	if errors.Is(err, store.ErrExists) {

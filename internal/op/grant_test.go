@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/token"
 	"github.com/caddyciba/gateway/internal/users"
 )
 
@@ -46,7 +47,7 @@ func TestIntrospectionAgreesWithGate(t *testing.T) {
 		}, false},
 		{"user gone", func(t *testing.T, p *Provider, _, _ string) { p.Users = users.Empty() }, false},
 		{"refresh token revoked", func(t *testing.T, p *Provider, _, rt string) {
-			if err := p.Store.Update(func(t store.Txn) error { return refreshes.Revoke(t, rt) }); err != nil {
+			if err := p.Store.Update(func(t store.Txn) error { return token.RevokeRefresh(t, rt) }); err != nil {
 				t.Fatal(err)
 			}
 		}, false},

@@ -134,6 +134,20 @@ func DecodeAccess(buf []byte) (*Access, error) {
 	return &a, nil
 }
 
+// MintAccess is Accesses.Mint.
+//
+// Deprecated: use Accesses; kept while other branches' tests still call it.
+func MintAccess(t store.Txn, a *Access, ttl time.Duration) (string, error) {
+	return Accesses{}.Mint(t, a, ttl)
+}
+
+// LookupAccess is Accesses.Lookup.
+//
+// Deprecated: use Accesses; kept while other branches' tests still call it.
+func LookupAccess(r store.Reader, tok string, now time.Time) (*Access, error) {
+	return Accesses{}.Lookup(r, tok, now)
+}
+
 // AccessKey is Accesses.Key, for the gate.
 func AccessKey(tok string) string { return Key(accessKind, tok) }
 
