@@ -92,7 +92,7 @@ func consentFor(t *testing.T, body, subject string, accounts ...string) (string,
 			return err
 		}
 		var err error
-		tok, err = token.Accesses{}.Mint(tx, &token.Access{ClientID: basicID, Grant: token.CIBA, Scope: "openid accounts",
+		tok, err = token.MintAccess(tx, &token.Access{ClientID: basicID, Grant: token.CIBA, Scope: "openid accounts",
 			Subject: subject, ConsentID: id, IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}, time.Hour)
 		return err
 	})

@@ -48,7 +48,7 @@ func TestFAPIMode(t *testing.T) {
 	if tokens.status != 200 {
 		t.Fatalf("tokens: %d %s", tokens.status, tokens.raw)
 	}
-	rec, err := token.Accesses{}.Lookup(activeApp(t).Store(), tokens.str("access_token"), time.Now())
+	rec, err := token.LookupAccess(activeApp(t).Store(), tokens.str("access_token"), time.Now())
 	if err != nil || rec.CertThumbprint != token.Thumbprint(fx.mtlsCert.Leaf) {
 		t.Fatalf("token not bound to the certificate: %+v %v", rec, err)
 	}

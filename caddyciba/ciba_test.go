@@ -113,7 +113,7 @@ func TestCIBAPollFlow(t *testing.T) {
 
 	// Replay: refused, and the tokens it minted die with it.
 	errorOnly(t, pollBasic(t, basicID, basicSecret, authReqID), http.StatusBadRequest, "invalid_grant")
-	if _, err := (token.Accesses{}).Lookup(activeApp(t).Store(), at, time.Now()); err == nil {
+	if _, err := token.LookupAccess(activeApp(t).Store(), at, time.Now()); err == nil {
 		t.Fatal("the access token survived a replayed auth_req_id")
 	}
 	errorOnly(t, postForm(t, client(nil), httpBase+"/token", refresh, basicID, basicSecret), http.StatusBadRequest, "invalid_grant")

@@ -206,7 +206,7 @@ func mintUserToken(t *testing.T, clientID string) string {
 	now := time.Now()
 	err := activeApp(t).Store().Update(func(tx store.Txn) error {
 		var err error
-		tok, err = token.Accesses{}.Mint(tx, &token.Access{ClientID: clientID, Grant: token.CIBA, Scope: "openid accounts",
+		tok, err = token.MintAccess(tx, &token.Access{ClientID: clientID, Grant: token.CIBA, Scope: "openid accounts",
 			Subject: "psu-1", IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}, time.Hour)
 		return err
 	})

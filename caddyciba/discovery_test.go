@@ -132,7 +132,7 @@ func TestReloadKeepsStore(t *testing.T) {
 	if app.Store() != before {
 		t.Fatal("reload gave the app another store")
 	}
-	if _, err := app.Store().Get(token.Accesses{}.Key(tok.str("access_token"))); err != nil {
+	if _, err := app.Store().Get(token.Key("at", tok.str("access_token"))); err != nil {
 		t.Fatalf("token written before the reload: %v", err)
 	}
 	if n, _ := stores.References(mustAbs(t, storage)); n != 1 {

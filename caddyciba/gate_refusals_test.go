@@ -19,7 +19,7 @@ func mintAccess(t *testing.T, a token.Access) string {
 	var tok string
 	err := activeApp(t).Store().Update(func(tx store.Txn) error {
 		var err error
-		tok, err = token.Accesses{}.Mint(tx, &a, time.Hour)
+		tok, err = token.MintAccess(tx, &a, time.Hour)
 		return err
 	})
 	if err != nil {

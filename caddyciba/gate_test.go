@@ -71,7 +71,7 @@ func mintCIBAToken(t *testing.T, consentID, thumbprint string) string {
 	var tok string
 	err := activeApp(t).Store().Update(func(tx store.Txn) error {
 		var err error
-		tok, err = token.Accesses{}.Mint(tx, &token.Access{ClientID: "tpp-basic", Grant: token.CIBA, Scope: "openid accounts",
+		tok, err = token.MintAccess(tx, &token.Access{ClientID: "tpp-basic", Grant: token.CIBA, Scope: "openid accounts",
 			Subject: "psu-1", ConsentID: consentID, CertThumbprint: thumbprint, IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}, time.Hour)
 		return err
 	})
@@ -152,7 +152,7 @@ func TestGate(t *testing.T) {
 		_, tok2 := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
 		revokeAll := func(c *consent.Consent) error { return c.Revoke(time.Now()) }
 		err := activeApp(t).Store().Update(func(tx store.Txn) error {
-			rec, err := token.Accesses{}.Lookup(tx, tok2, time.Now())
+			rec, err := token.LookupAccess(tx, tok2, time.Now())
 			if err != nil {
 				return err
 			}

@@ -104,7 +104,7 @@ func TestStoragePostgresReload(t *testing.T) {
 	if activeApp(t).Store() != before {
 		t.Fatal("reload gave the app another store")
 	}
-	if _, err := activeApp(t).Store().Get(token.Accesses{}.Key(tok.str("access_token"))); err != nil {
+	if _, err := activeApp(t).Store().Get(token.Key("at", tok.str("access_token"))); err != nil {
 		t.Fatalf("token written before the reload: %v", err)
 	}
 	key := "postgres 8 " + dsn

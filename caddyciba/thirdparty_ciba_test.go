@@ -74,7 +74,7 @@ func TestOpenIDClientCIBA(t *testing.T) {
 			if err != nil || c.Status != consent.Authorised || c.ClientID != clientID || !slices.Equal(c.AccountIDs, []string{"acc-2"}) {
 				t.Fatalf("consent %+v, %v", c, err)
 			}
-			rec, err := token.Accesses{}.Lookup(activeApp(t).Store(), got.AccessToken, time.Now())
+			rec, err := token.LookupAccess(activeApp(t).Store(), got.AccessToken, time.Now())
 			if err != nil || rec.ConsentID != got.ConsentID || rec.Grant != token.CIBA || rec.Subject != "sub-alice" {
 				t.Fatalf("access token %+v, %v", rec, err)
 			}

@@ -87,7 +87,7 @@ func TestOpenIDClientClientCredentials(t *testing.T) {
 			if got.TokenType != "bearer" || got.Scope != "accounts" || got.ExpiresIn <= 0 {
 				t.Errorf("token response %+v", got)
 			}
-			rec, err := token.Accesses{}.Lookup(activeApp(t).Store(), got.AccessToken, time.Now())
+			rec, err := token.LookupAccess(activeApp(t).Store(), got.AccessToken, time.Now())
 			if err != nil || rec.ClientID != tc.clientID {
 				t.Fatalf("token record %+v, %v", rec, err)
 			}

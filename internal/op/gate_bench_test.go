@@ -26,7 +26,7 @@ func gatedRequest(tb testing.TB, p *Provider) *httptestRequest {
 			return err
 		}
 		var err error
-		tok, err = accesses.Mint(t, &token.Access{ClientID: "tpp", Grant: token.CIBA, Scope: "openid accounts", Subject: "sub-alice",
+		tok, err = token.MintAccess(t, &token.Access{ClientID: "tpp", Grant: token.CIBA, Scope: "openid accounts", Subject: "sub-alice",
 			ConsentID: consentID, IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}, time.Hour)
 		return err
 	})
