@@ -92,7 +92,7 @@ func main() {
 	summary := fmt.Sprintf("Poll latency at %d stored against %d: p50 **%.2f×**, p99 **%.2f×** (target ≤ 1.5). Peak RSS with %d stored: **%d MiB** (target ≤ 256 MiB).",
 		large.stored, small.stored, ratio(large.latencies, small.latencies, .5), ratio(large.latencies, small.latencies, .99),
 		large.stored, large.rss>>20)
-	about := fmt.Sprintf("The store is seeded with the gateway's own record writers (ciba.Save, consent.Repo) through a Badger write batch, "+
+	about := fmt.Sprintf("The store is seeded with the gateway's own record writers (ciba.Requests, consent.Repo) through a Badger write batch, "+
 		"then the gateway starts on it. %d pending requests are polled %d rounds (each once a round, rounds a second apart, %d at a time); "+
 		"every poll is answered authorization_pending after a synced write of the poll time. Peak RSS is VmHWM of the gateway process.",
 		measured, *rounds, *concurrency)
