@@ -104,19 +104,19 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 	if c.DeliveryMode != clients.Poll {
 		req.NotificationToken, req.AuthReqID = ar.params.ClientNotificationToken, authReqID
 	}
-	key := ciba.Key(authReqID)
+	key := requests.Key(authReqID)
 	var link ciba.DeviceLink
 	err = p.Store.Update(func(t store.Txn) error {
-		if err := ciba.ClaimConsent(t, req.ConsentID, key, now, req.ExpiresAt); err != nil {
+		if err := requests.ClaimConsent(t, req.ConsentID, key, now, req.ExpiresAt); err != nil {
 			return err
 		}
 		if err := p.holdPendingSlot(t, req, key, now); err != nil {
 			return err
 		}
-		if err := ciba.Save(t, key, req); err != nil {
+		if err := requests.Save(t, key, req, now); err != nil {
 			return err
 		}
-		made, err := ciba.NewDevice(t, key, req.ExpiresAt)
+		made, err := devices.New(t, key, req.ExpiresAt, now)
 		link = made
 		return err
 	})

@@ -24,11 +24,11 @@ func (p *Provider) cibaGrant(c *clients.Authenticated, form url.Values) (*TokenR
 	}
 	now := p.Now()
 	return p.issueInTxn(func(t store.Txn) (*TokenResponse, *oauth.Error, error) {
-		req, answer, err := ciba.Poll(t, id, c.Client.ID, now)
+		req, answer, err := requests.Poll(t, id, c.Client.ID, now)
 		if err != nil || answer != nil {
 			return nil, answer, err
 		}
-		return p.redeem(t, ciba.Key(id), req, c.CertThumbprint, now)
+		return p.redeem(t, requests.Key(id), req, c.CertThumbprint, now)
 	})
 }
 
@@ -37,7 +37,7 @@ func (p *Provider) cibaGrant(c *clients.Authenticated, form url.Values) (*TokenR
 func (p *Provider) redeem(t store.Txn, key string, req *ciba.Request, thumbprint string, now time.Time) (*TokenResponse, *oauth.Error, error) {
 	if u := p.Users.BySubject(req.Subject); u == nil || u.Disabled {
 		req.State = ciba.Denied
-		return nil, oauth.TokenDenied(), ciba.Save(t, key, req)
+		return nil, oauth.TokenDenied(), requests.Save(t, key, req, now)
 	}
 	cons, err := consent.Read(t, req.ConsentID)
 	if errors.Is(err, consent.ErrNotFound) || (err == nil && (!cons.Usable(now) || cons.ClientID != req.ClientID)) {
@@ -51,5 +51,5 @@ func (p *Provider) redeem(t store.Txn, key string, req *ciba.Request, thumbprint
 		return nil, nil, err
 	}
 	req.Minted = minted
-	return resp, nil, ciba.Save(t, key, req)
+	return resp, nil, requests.Save(t, key, req, now)
 }

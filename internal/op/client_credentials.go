@@ -28,7 +28,7 @@ func (p *Provider) clientCredentials(c *clients.Authenticated, form url.Values) 
 	var tok string
 	err := p.Store.Update(func(t store.Txn) error {
 		var err error
-		tok, err = token.MintAccess(t, rec, p.AccessTokenTTL)
+		tok, err = accesses.Mint(t, rec, p.AccessTokenTTL)
 		return err
 	})
 	if err != nil {

@@ -77,7 +77,7 @@ func (p *Provider) clientCaller(r *http.Request, scope string) (string, error) {
 	if !ok {
 		return "", p.refuseToken("")
 	}
-	rec, err := token.LookupAccess(p.Store, tok, p.Now())
+	rec, err := accesses.Lookup(p.Store, tok, p.Now())
 	if err != nil {
 		return "", p.refuseToken(whyUnknown)
 	}

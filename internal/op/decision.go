@@ -64,7 +64,7 @@ func (p *Provider) Decide(deviceID, deviceToken string, d Decision) (*ciba.Reque
 	var req *ciba.Request
 	var tokens *TokenResponse
 	err := p.Store.Update(func(t store.Txn) error {
-		o, err := ciba.OpenDevice(t, deviceID, deviceToken)
+		o, err := devices.Open(t, deviceID, deviceToken)
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (p *Provider) Decide(deviceID, deviceToken string, d Decision) (*ciba.Reque
 				return err
 			}
 		}
-		if err := ciba.Decide(t, key, r, d.Approve, now); err != nil {
+		if err := requests.Decide(t, key, r, d.Approve, now); err != nil {
 			return err
 		}
 		cons, err := consent.Change(t, r.ConsentID, now, func(c *consent.Consent) error {
@@ -100,7 +100,7 @@ func (p *Provider) Decide(deviceID, deviceToken string, d Decision) (*ciba.Reque
 		case r.Mode == clients.Ping:
 			r.Pinged = true
 		}
-		return ciba.Save(t, key, r)
+		return requests.Save(t, key, r, now)
 	})
 	if err != nil {
 		return req, err

@@ -76,7 +76,7 @@ func (p *Provider) DeviceView(deviceID, deviceToken string) (*DeviceView, error)
 // openForUser opens a device link whose request still awaits its decision, with the user
 // it asks; a user who is gone or disabled is ErrUserDisabled.
 func (p *Provider) openForUser(deviceID, deviceToken string, now time.Time) (*ciba.Opened, *users.User, error) {
-	o, err := ciba.OpenDevice(p.Store, deviceID, deviceToken)
+	o, err := devices.Open(p.Store, deviceID, deviceToken)
 	if err != nil {
 		return nil, nil, err
 	}

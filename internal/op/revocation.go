@@ -59,16 +59,16 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) error {
 // for a token that is unknown or expired.
 func (p *Provider) findRevocable(t store.Txn, tok string) (owner string, drop func(store.Txn) error, err error) {
 	now := p.Now()
-	at, err := token.LookupAccess(t, tok, now)
+	at, err := accesses.Lookup(t, tok, now)
 	if err == nil {
-		return at.ClientID, func(t store.Txn) error { return token.RevokeAccess(t, tok) }, nil
+		return at.ClientID, func(t store.Txn) error { return accesses.Revoke(t, tok) }, nil
 	}
 	if !errors.Is(err, token.ErrInvalid) {
 		return "", nil, err
 	}
-	rt, err := token.LookupRefresh(t, tok, now)
+	rt, err := refreshes.Lookup(t, tok, now)
 	if err == nil {
-		return rt.ClientID, func(t store.Txn) error { return token.RevokeRefresh(t, tok) }, nil
+		return rt.ClientID, func(t store.Txn) error { return refreshes.Revoke(t, tok) }, nil
 	}
 	if errors.Is(err, token.ErrInvalid) {
 		return "", nil, nil
