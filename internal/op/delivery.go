@@ -13,13 +13,22 @@ import (
 // the channels, in order, until one delivers, bounded by the request's expiry. A failure
 // is logged and the request stays pending.
 func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.DeviceLink) {
-	perms := make([]string, len(ar.consent.Permissions))
-	for i, perm := range ar.consent.Permissions {
+	perms := make([]string, len(ar.consent.permissions()))
+	for i, perm := range ar.consent.permissions() {
 		perms[i] = string(perm)
 	}
-	accounts := make([]any, len(ar.user.Accounts))
-	for i, a := range ar.user.Accounts {
+	// The accounts the user may pick: a consent that fixes its account offers only that.
+	choosable, err := ar.consent.choosable(ar.user)
+	if err != nil {
+		p.Log.Error("a consent's stored initiation does not read", "consent_id", req.ConsentID, "error", err)
+	}
+	accounts := make([]any, len(choosable))
+	for i, a := range choosable {
 		accounts[i] = a
+	}
+	pay, err := ar.consent.paymentSummary(ar.user)
+	if err != nil {
+		p.Log.Error("a consent's stored initiation does not read", "consent_id", req.ConsentID, "error", err)
 	}
 	hint := ar.params.LoginHint
 	if hint == "" {
@@ -34,15 +43,13 @@ func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.De
 		ClientName:     ar.client.Client.Name,
 		BindingMessage: req.BindingMessage,
 		Scope:          req.Scope,
-		Consent:        notifier.ConsentSummary{ConsentID: req.ConsentID, Permissions: perms},
+		Consent:        notifier.ConsentSummary{ConsentID: req.ConsentID, Permissions: perms, ExpirationDateTime: ar.consent.expirationDateTime()},
+		Payment:        pay,
 		Accounts:       accounts,
 		DeviceURL:      p.URL(PathDevice+link.ID) + "#t=" + link.PageToken,
 		DecisionURL:    p.URL(PathDevice + link.ID),
 		DeviceToken:    link.Token,
 		ExpiresAt:      req.ExpiresAt,
-	}
-	if e := ar.consent.Expiration; e != nil {
-		n.Consent.ExpirationDateTime = e.Raw
 	}
 	p.enqueue(&delivery{
 		Kind: kindDevice, Expires: req.ExpiresAt, ClientID: req.ClientID, ConsentID: req.ConsentID,

@@ -122,7 +122,10 @@ func decisionError(err error) error {
 		return &oauth.Error{Code: "wrong_password", Description: err.Error(), Status: http.StatusForbidden}
 	case errors.As(err, &locked):
 		return &oauth.Error{Code: "password_locked", Description: err.Error(), Status: http.StatusTooManyRequests}
-	case errors.Is(err, consent.ErrNoAccounts), errors.Is(err, consent.ErrDuplicateAccount), errors.Is(err, ErrForeignAccount):
+	case errors.Is(err, ErrDebtorNotHeld):
+		return &oauth.Error{Code: "account_not_held", Description: err.Error(), Status: http.StatusForbidden}
+	case errors.Is(err, consent.ErrNoAccounts), errors.Is(err, consent.ErrDuplicateAccount), errors.Is(err, ErrForeignAccount),
+		errors.Is(err, ErrDebtorChoice):
 		return oauth.InvalidRequest(err.Error())
 	}
 	return oauth.ServerError("the decision could not be stored")
