@@ -119,6 +119,15 @@ func (p *Provider) checkAuthRequest(client *clients.Authenticated, params *ciba.
 	if err != nil {
 		return nil, err
 	}
+	// A payment's request ends at its cut-off: an approval after it could not authorise.
+	if end := cons.awaitingUntil(); !end.IsZero() {
+		if left := end.Sub(p.Now()).Truncate(time.Second); left < ttl {
+			if left < time.Second {
+				return nil, oauth.InvalidRequest(errIntentCutOff.Error())
+			}
+			ttl = left
+		}
+	}
 	return &authRequest{
 		client: client, user: user, consent: cons, params: params,
 		scope: strings.Join(scopes, " "), acr: pickACR(params.ACRValues), ttl: ttl,

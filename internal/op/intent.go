@@ -139,6 +139,24 @@ func (in *intent) awaiting(now time.Time) error {
 	return nil
 }
 
+// awaitingUntil is when a payment or funds consent stops awaiting authorisation (the
+// cut-off; the end of the authorisation window or the expiry), so that the backchannel
+// request does not outlive it; zero for account access, whose requests keep their own
+// expiry.
+func (in *intent) awaitingUntil() time.Time {
+	switch in.kind {
+	case domesticPayment:
+		return in.payment.CutOff
+	case fundsConfirmation:
+		end := in.funds.CreatedAt.Add(payment.FundsAuthorisationWindow)
+		if e := in.funds.Expiration; e != nil && e.Time.Before(end) {
+			end = e.Time
+		}
+		return end
+	}
+	return time.Time{}
+}
+
 // usable tells whether tokens may be minted for the approved consent at now.
 func (in *intent) usable(now time.Time) bool {
 	switch in.kind {

@@ -307,6 +307,14 @@ func TestBackchannelPaymentRules(t *testing.T) {
 		}
 	})
 
+	t.Run("the request ends at the cut-off", func(t *testing.T) {
+		c := p.payConsent(t, "tpp", "", now.Add(-payment.DefaultCutOff+30*time.Second))
+		status, body := p.backchannel("tpp", unsigned("openid payments", c.ID))
+		if exp, _ := body["expires_in"].(float64); status != 200 || exp > 30 || exp < 25 {
+			t.Fatalf("near the cut-off: %d %v", status, body)
+		}
+	})
+
 	t.Run("the pending cap counts every kind", func(t *testing.T) {
 		p := newCIBAPayments(t)
 		p.MaxPendingPerUser = 2 // a client's share is 1
