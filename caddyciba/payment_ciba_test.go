@@ -223,6 +223,8 @@ func TestPaymentCIBA(t *testing.T) {
 // TestPaymentApprovalPage: the approval page in headless Chromium at a phone's size shows
 // the payee, the amount, the reference and the accounts to pay from; with one picked and
 // the PIN the payment consent is Authorised with that account and the TPP gets its token.
+// A payment from an account the user does not hold says so and can only be denied, which
+// rejects it.
 func TestPaymentApprovalPage(t *testing.T) {
 	hook := paymentGateway(t)
 	newTab := phone(t)
@@ -264,5 +266,31 @@ func TestPaymentApprovalPage(t *testing.T) {
 	data := consentData(t, paymentConsentsURL, tok, id)
 	if debtor, _ := data["Debtor"].(map[string]any); data["Status"] != "Authorised" || debtor["Identification"] != "80200110203345" {
 		t.Fatalf("consent after approval on the page: %v", data)
+	}
+
+	// A consent that pays from an account alice does not hold can only be denied.
+	notHers := strings.Replace(payConsentBody, `"CreditorAccount"`,
+		`"DebtorAccount":{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"11223344556677"},"CreditorAccount"`, 1)
+	id = createConsent(t, paymentConsentsURL, tok, notHers)
+	authReqID = bcPay(t, "openid payments", id, "ukob")
+	n = notification(t, hook)
+	ctx = newTab(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(n.DeviceURL), chromedp.WaitVisible(chromedp.CSS("#not-held"))); err != nil {
+		t.Fatal(err)
+	}
+	disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("approve").disabled && document.getElementById("choose").hidden`))
+	if warning := textOf(t, ctx, "#not-held"); err != nil || !disabled || !strings.Contains(warning, "••••6677") || textOf(t, ctx, "#debtor") != "••••6677" {
+		t.Fatalf("not-held page: warning %q, approve disabled %v (%v)", warning, disabled, err)
+	}
+	screenshot(t, ctx, filepath.Join(t.TempDir(), "payment-not-held.png"))
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#deny"))); err != nil {
+		t.Fatal(err)
+	}
+	if state, title := ending(t, ctx); state != "denied" || title != "Payment denied" {
+		t.Fatalf("after denial the page is %q %q", state, title)
+	}
+	errorOnly(t, pollPay(t, authReqID), http.StatusBadRequest, "access_denied")
+	if data := consentData(t, paymentConsentsURL, tok, id); data["Status"] != "Rejected" {
+		t.Fatalf("consent after denial on the page: %v", data)
 	}
 }
