@@ -1,6 +1,7 @@
 package op
 
 import (
+	"cmp"
 	"encoding/json"
 	"time"
 
@@ -17,18 +18,16 @@ func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.De
 	for i, perm := range ar.consent.permissions() {
 		perms[i] = string(perm)
 	}
-	// The accounts the user may pick: a consent that fixes its account offers only that.
+	// The accounts the user may pick (a consent that fixes its account offers only that)
+	// and, for a payment or funds consent, what it asks.
 	choosable, err := ar.consent.choosable(ar.user)
-	if err != nil {
-		p.Log.Error("a consent's stored initiation does not read", "consent_id", req.ConsentID, "error", err)
+	pay, payErr := ar.consent.paymentSummary(ar.user)
+	if err := cmp.Or(err, payErr); err != nil {
+		p.Log.Error("a stored payment consent does not read", "consent_id", req.ConsentID, "error", err)
 	}
 	accounts := make([]any, len(choosable))
 	for i, a := range choosable {
 		accounts[i] = a
-	}
-	pay, err := ar.consent.paymentSummary(ar.user)
-	if err != nil {
-		p.Log.Error("a consent's stored initiation does not read", "consent_id", req.ConsentID, "error", err)
 	}
 	hint := ar.params.LoginHint
 	if hint == "" {

@@ -151,7 +151,7 @@
       $("accounts").appendChild(label);
     });
     $("approve").disabled = !canApprove();
-    $("password-row").hidden = !view.password_required;
+    $("password-row").hidden = !view.password_required || !$("not-held").hidden;
     var expires = new Date(view.expires_at);
     var tick = function () {
       var left = Math.round((expires - Date.now()) / 1000);
