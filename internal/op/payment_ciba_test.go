@@ -232,7 +232,9 @@ func TestBackchannelPaymentRules(t *testing.T) {
 			return "tpp", p.signed(t, scope, func(m map[string]any) { put(m, id()) })
 		}
 	}
-	wso2 := func(m map[string]any, id string) { m["openbanking_intent_id"] = map[string]any{"value": id, "essential": true} }
+	wso2 := func(m map[string]any, id string) {
+		m["openbanking_intent_id"] = map[string]any{"value": id, "essential": true}
+	}
 	ukob := func(m map[string]any, id string) { m["openbanking-intent-id"] = id }
 	idToken := func(m map[string]any, id string) {
 		m["claims"] = map[string]any{"id_token": map[string]any{"openbanking_intent_id": map[string]any{"value": id, "essential": true}}}
