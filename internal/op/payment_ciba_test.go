@@ -507,7 +507,7 @@ func TestPaymentDecisions(t *testing.T) {
 	t.Run("funds withdrawn before the decision", func(t *testing.T) {
 		f := p.fundsConsent(t, "tpp", "", now, time.Time{})
 		authReqID, n := start("openid fundsconfirmations", f.ID)
-		tok, _ := clientTokenOf(t, p.Provider, "tpp", "fundsconfirmations")
+		tok, _ := clientToken(t, p.Provider, "tpp", "fundsconfirmations")
 		if w := (call{"DELETE", PathFundsConsents + "/" + f.ID, tok, "", ""}).do(p.Provider, funds); w.Code != 204 {
 			t.Fatalf("delete: %d %s", w.Code, w.Body)
 		}
@@ -518,9 +518,4 @@ func TestPaymentDecisions(t *testing.T) {
 			t.Fatalf("poll %d %s", status, raw)
 		}
 	})
-}
-
-// clientTokenOf is clientToken for a provider whose clients' secret is "secret".
-func clientTokenOf(t *testing.T, p *Provider, client, scope string) (string, int) {
-	return clientToken(t, p, client, scope)
 }
