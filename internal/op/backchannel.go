@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/oauth"
@@ -44,7 +43,7 @@ func (p *Provider) ServeBackchannel(w http.ResponseWriter, r *http.Request) {
 type authRequest struct {
 	client  *clients.Authenticated
 	user    *users.User
-	consent *consent.Consent
+	consent *intent
 	params  *ciba.Params
 	scope   string
 	acr     string
@@ -93,7 +92,7 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 		Scope:          ar.scope,
 		ACR:            ar.acr,
 		BindingMessage: ar.params.BindingMessage,
-		ConsentID:      ar.consent.ID,
+		ConsentID:      ar.consent.id(),
 		Mode:           c.DeliveryMode,
 		CertThumbprint: ar.client.CertThumbprint,
 		CreatedAt:      now,
