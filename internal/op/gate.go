@@ -24,7 +24,8 @@ type Refusal struct {
 	status  int
 	message string
 	item    obie.Item
-	allow   string // the Allow header of a 405
+	more    []obie.Item // further items (the payment gate's body checks)
+	allow   string      // the Allow header of a 405
 	// challenge is the WWW-Authenticate header: of every 401, and of the 403 of a token
 	// without the account APIs' scope (RFC 6750 §3.1 insufficient_scope).
 	challenge string
@@ -42,6 +43,10 @@ func (f *Refusal) Write(w http.ResponseWriter) {
 	}
 	if f.allow != "" {
 		w.Header().Set("Allow", f.allow)
+	}
+	if f.more != nil {
+		obie.Write(w, f.status, f.message, append([]obie.Item{f.item}, f.more...)...)
+		return
 	}
 	obie.Write(w, f.status, f.message, f.item)
 }

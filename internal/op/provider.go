@@ -57,6 +57,8 @@ type Config struct {
 	AccessIdle time.Duration
 	// Payments is the bank's policy for payment consents (currencies, cut-off).
 	Payments payment.Policy
+	// MessageSigning is the UK OB x-jws-signature of the payment APIs (payment_gate.go).
+	MessageSigning MessageSigning
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
