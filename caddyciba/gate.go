@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/op"
+	"github.com/caddyciba/gateway/payment"
 )
 
 func init() {
@@ -126,6 +127,9 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	w.Header().Set(interactionHeader, id)
 	adm, refusal := g.provider.Admit(r)
 	if refusal != nil {
+		if refusal.PathUnknown() && payment.IsPaymentPath(r.URL.Path) {
+			return g.servePayment(w, r, next)
+		}
 		countRefusal(refusal.Status())
 		refusal.Write(w)
 		return nil
