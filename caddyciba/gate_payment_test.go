@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -660,4 +661,57 @@ func mustRSA(t *testing.T) *rsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestPaymentGateDemoBank puts the gate in front of the demo bank of Caddyfile.example as
+// it is written there: its payment and funds answers, made by Caddy alone, pass the gate.
+func TestPaymentGateDemoBank(t *testing.T) {
+	example, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := strings.Index(string(example), "http://:9000 {")
+	if at < 0 {
+		t.Fatal("no demo bank in Caddyfile.example")
+	}
+	bankDir, err := filepath.Abs("../examples/bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank := strings.NewReplacer("http://:9000", "http://:9081", "examples/bank", bankDir).Replace(string(example[at:]))
+	cfg := gatewayConfig(t.TempDir(), `client tpp-pay {
+			auth   client_secret_basic
+			secret pay-secret
+			scopes openid payments fundsconfirmations
+		}`)
+	cfg = strings.ReplaceAll(cfg, "route /open-banking/v3.1/aisp/* {", "route /open-banking/v3.1/* {")
+	startGateway(t, strings.ReplaceAll(cfg, accountAPI, "reverse_proxy 127.0.0.1:9081")+"\n"+bank)
+
+	id, tok := authorisedPayment(t, "tpp-pay", testInitiation)
+	r := pay(t, tok, paymentBody(id, testInitiation, testRisk), "demo-1")
+	if r.status != http.StatusCreated {
+		t.Fatalf("payment: %d %s", r.status, r.raw)
+	}
+	gatewaySigned(t, r)
+	paymentID, _ := r.body["Data"].(map[string]any)["DomesticPaymentId"].(string)
+	if c, _ := payRepo(t).Domestic(id); c.Status != payment.Consumed || c.PaymentID != paymentID || !strings.Contains(r.raw, id) {
+		t.Fatalf("consent %+v after %s", c, r.raw)
+	}
+	mine := clientToken(t, "tpp-pay", "payments")
+	for _, path := range []string{"/domestic-payments/" + paymentID, "/domestic-payments/" + paymentID + "/payment-details"} {
+		if r := consentCall(t, client(nil), http.MethodGet, pispURL+path, mine, ""); r.status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, r.status, r.raw)
+		}
+	}
+	id2, tok2 := authorisedPayment(t, "tpp-pay", testInitiation)
+	if r := consentCall(t, client(nil), http.MethodGet, pispURL+"/domestic-payment-consents/"+id2+"/funds-confirmation", tok2, ""); r.status != http.StatusOK {
+		t.Fatalf("consent funds: %d %s", r.status, r.raw)
+	}
+	fid, ftok := authorisedFunds(t, "tpp-pay")
+	r = consentCall(t, client(nil), http.MethodPost, cbpiiURL+"/funds-confirmations", ftok,
+		`{"Data":{"ConsentId":"`+fid+`","Reference":"Purchase01","InstructedAmount":{"Amount":"20.00","Currency":"GBP"}}}`)
+	if r.status != http.StatusCreated || !strings.Contains(r.raw, fid) {
+		t.Fatalf("funds confirmation: %d %s", r.status, r.raw)
+	}
+	gatewaySigned(t, r)
 }
