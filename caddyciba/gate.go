@@ -43,6 +43,10 @@ func init() {
 // bank's answer (ranges, conditions, encodings, method and path overrides, cookies, the
 // names the client lists in Connection) and the client's own X-Ciba-* headers are
 // removed, and Accept is application/json.
+//
+// Under /open-banking/v3.1/pisp and /cbpii the same gate guards the payment and funds
+// confirmation endpoints (gate_payment.go): a path the account table does not know goes
+// there, so the account path carries no extra work.
 type Gate struct {
 	// SubjectHeader carries the user's subject to the upstream. Default X-Ciba-Subject.
 	SubjectHeader string `json:"subject_header,omitempty"`
