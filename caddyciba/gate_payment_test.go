@@ -715,3 +715,66 @@ func TestPaymentGateDemoBank(t *testing.T) {
 	}
 	gatewaySigned(t, r)
 }
+
+// TestPaymentGateTokens: the payment endpoints take a token only while its whole grant
+// holds, of the grant and kind of consent the endpoint needs; none of the refusals
+// reaches the bank.
+func TestPaymentGateTokens(t *testing.T) {
+	bank := newPayBank(t)
+	paymentGateway(t, bank)
+	id, _ := authorisedPayment(t, "tpp-pay", testInitiation)
+	body := paymentBody(id, testInitiation, testRisk)
+	now := time.Now()
+	mint := func(edit func(*token.Access)) string {
+		a := token.Access{ClientID: "tpp-pay", Grant: token.CIBA, Scope: "openid payments", Subject: "psu-1", ConsentID: id,
+			IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}
+		edit(&a)
+		return mintAccess(t, a)
+	}
+	awaiting := func() string {
+		req, _ := payment.ParseDomesticConsent([]byte(`{"Data":{"Initiation":`+testInitiation+`},"Risk":`+testRisk+`}`), now, payment.Policy{})
+		c := payment.NewDomestic("tpp-pay", req, now, payment.Policy{})
+		if err := payRepo(t).SaveDomestic(c, now); err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}()
+	_, aisp := authorisedConsent(t, `"ReadAccountsBasic"`, "22289")
+	for name, tc := range map[string]struct {
+		tok    string
+		status int
+	}{
+		"none":               {"", 401},
+		"unknown":            {"nope", 401},
+		"expired":            {mint(func(a *token.Access) { a.ExpiresAt = now.Add(-time.Second).Unix() }), 401},
+		"client gone":        {mint(func(a *token.Access) { a.ClientID = "tpp-gone" }), 401},
+		"user gone":          {mint(func(a *token.Access) { a.Subject = "psu-gone" }), 401},
+		"consent gone":       {mint(func(a *token.Access) { a.ConsentID = "pdc-gone" }), 401},
+		"another client's":   {mint(func(a *token.Access) { a.ClientID = "tpp-basic" }), 403},
+		"another user's":     {mint(func(a *token.Access) { a.Subject = "psu-2" }), 401},
+		"no payments scope":  {mint(func(a *token.Access) { a.Scope = "openid accounts" }), 403},
+		"client credentials": {mint(func(a *token.Access) { a.Grant, a.Subject, a.ConsentID = token.ClientCredentials, "", "" }), 403},
+		"awaiting":           {mint(func(a *token.Access) { a.ConsentID = awaiting }), 403},
+		"account consent":    {aisp, 403},
+	} {
+		r := pay(t, tc.tok, body, "k-"+name)
+		if r.status != tc.status {
+			t.Errorf("%s: %d %s", name, r.status, r.raw)
+		}
+	}
+	// A body on a GET, a body that is no JSON.
+	mine := clientToken(t, "tpp-pay", "payments")
+	if r := consentCall(t, client(nil), http.MethodGet, pispURL+"/domestic-payments/dp-1", mine, "{}"); r.status != http.StatusBadRequest {
+		t.Errorf("GET with a body: %d %s", r.status, r.raw)
+	}
+	tok := mint(func(*token.Access) {})
+	if r := pay(t, tok, body, "k-type", "Content-Type", "text/plain"); r.status != http.StatusUnsupportedMediaType {
+		t.Errorf("text body: %d %s", r.status, r.raw)
+	}
+	if r := pay(t, tok, `{"Data":`+strings.Repeat(" ", payment.MaxBodyBytes)+`1}`, "k-big"); r.status != http.StatusBadRequest {
+		t.Errorf("large body: %d %s", r.status, r.raw)
+	}
+	if n := bank.count(); n != 0 {
+		t.Fatalf("%d refused requests reached the bank", n)
+	}
+}
