@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -62,8 +63,7 @@ func (g *Gate) servePayment(w http.ResponseWriter, r *http.Request, next caddyht
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), paymentForwardTimeout)
 		defer cancel()
 		bank := &bankCapture{header: http.Header{}, limit: g.MaxItemSize}
-		err := next.ServeHTTP(bank, r.WithContext(ctx))
-		return bank.answer(err)
+		return bank.answer(bank.serve(next, r.WithContext(ctx)))
 	}
 	g.provider.ServePayment(out, r, adm, forward)
 	return g.sendSigned(w, out)
@@ -164,6 +164,19 @@ func (b *bankCapture) Write(p []byte) (int, error) {
 
 // Flush does nothing: the answer is judged whole.
 func (b *bankCapture) Flush() {}
+
+// serve runs the handlers after the gate into the capture. reverse_proxy aborts an answer
+// it cannot copy whole (here: one past the limit, or cut short by the bank) by panicking
+// with http.ErrAbortHandler; that, and any other panic on the way, is an answer the gate
+// cannot read, never a reason to skip consuming or releasing the consent.
+func (b *bankCapture) serve(next caddyhttp.Handler, r *http.Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("the forward was aborted: %v", v)
+		}
+	}()
+	return next.ServeHTTP(b, r)
+}
 
 // answer is what the forward came back with: no status means no answer (unreachable,
 // timed out); a status with an error means an answer cut short or too large, which the

@@ -73,6 +73,11 @@ func newPayBank(t *testing.T) *payBank {
 		case mode == "500":
 			w.WriteHeader(http.StatusInternalServerError)
 			w.Write([]byte(`{"Code":"500","Message":"down"}`))
+		case mode == "huge201" || mode == "huge500":
+			w.WriteHeader(map[string]int{"huge201": 201, "huge500": 500}[mode])
+			w.Write([]byte(`{"Data":{"DomesticPaymentId":"dp-huge","Pad":"`))
+			w.Write([]byte(strings.Repeat("x", 2<<20)))
+			w.Write([]byte(`"}}`))
 		case mode == "200text":
 			w.Header().Set("Content-Type", "text/plain")
 			w.Write([]byte("paid"))
@@ -485,6 +490,18 @@ func TestPaymentGateBankFailure(t *testing.T) {
 		t.Fatalf("%d forwards (one failed, one paid)", f)
 	}
 
+	// A refusal too large to read is a refusal all the same.
+	id, tok = authorisedPayment(t, "tpp-pay", testInitiation)
+	body = paymentBody(id, testInitiation, testRisk)
+	bank.mode.Store("huge500")
+	if r := pay(t, tok, body, "k-huge"); r.status != http.StatusBadGateway {
+		t.Fatalf("huge 500: %d %s", r.status, r.raw)
+	}
+	if c, _ := payRepo(t).Domestic(id); c.Status != payment.Authorised || c.Reservation != "" {
+		t.Fatalf("after a huge refusal: %+v", c)
+	}
+	bank.mode.Store("")
+
 	// The bank unreachable.
 	id, tok = authorisedPayment(t, "tpp-pay", testInitiation)
 	body = paymentBody(id, testInitiation, testRisk)
@@ -502,7 +519,7 @@ func TestPaymentGateBankFailure(t *testing.T) {
 func TestPaymentGateUnreadableAcceptance(t *testing.T) {
 	bank := newPayBank(t)
 	paymentGateway(t, bank)
-	for _, mode := range []string{"200text", "bad-id"} {
+	for _, mode := range []string{"200text", "bad-id", "huge201"} {
 		bank.mode.Store(mode)
 		id, tok := authorisedPayment(t, "tpp-pay", testInitiation)
 		body := paymentBody(id, testInitiation, testRisk)
