@@ -9,6 +9,7 @@ import (
 )
 
 func TestLogChannel(t *testing.T) {
+	t.Parallel()
 	for _, show := range []bool{false, true} {
 		var buf bytes.Buffer
 		l := &Log{Logger: slog.New(slog.NewJSONHandler(&buf, nil)), ShowLinks: show}
