@@ -37,7 +37,7 @@ import (
 // terminal) each get their own, so neither waits for nor takes over the other's. They are
 // fixed for the process, so a test's URLs stay valid across the configs it loads.
 var (
-	ports                                   = freePorts(4)
+	ports                                    = freePorts(4)
 	httpPort, httpsPort, adminPort, bankPort = ports[0], ports[1], ports[2], ports[3]
 
 	httpBase  = fmt.Sprintf("http://localhost:%d", httpPort)

@@ -18,8 +18,8 @@ import (
 func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name                 string
-		cfg                  Config
+		name                string
+		cfg                 Config
 		admin, alg, storage string
 	}{
 		{"defaults", Config{Dir: "/w"}, "off", "", "/w/data"},
@@ -145,4 +145,3 @@ func TestMemory(t *testing.T) {
 		t.Errorf("Memory(NoSuchField) = %v", err)
 	}
 }
-
