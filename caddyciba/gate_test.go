@@ -1,6 +1,7 @@
 package caddyciba
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
