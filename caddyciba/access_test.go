@@ -25,7 +25,7 @@ import (
 
 var update = flag.Bool("update", false, "write the screenshots in docs/")
 
-const (
+var (
 	accessURL = httpBase + "/ciba/access"
 	davePW    = "dave-pw-5521"
 )

@@ -14,7 +14,7 @@ import (
 // adminCall calls Caddy's admin endpoint and decodes the JSON answer into out.
 func adminCall(t *testing.T, method, path string, out any) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://localhost:2999"+path, nil)
+	req, _ := http.NewRequest(method, adminBase+path, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 // TestBrandingLogo: only an SVG or PNG file, named for what it is and at most 256 KiB, is
 // taken as the logo; anything else stops the config at start.
 func TestBrandingLogo(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 64)...)
 	svg := []byte(`<?xml version="1.0"?>` + "\n<!-- logo -->\n" + `<svg xmlns="http://www.w3.org/2000/svg"/>`)
@@ -59,6 +60,7 @@ func TestBrandingLogo(t *testing.T) {
 // TestBrandingCaddyfile: the branding block adapts to its JSON; a bad colour, a name that
 // is not one line, an unknown option or a second block is refused.
 func TestBrandingCaddyfile(t *testing.T) {
+	t.Parallel()
 	out, err := adapt("{\n\tciba {\n\t\tissuer https://bank.example\n\t\tbranding {\n\t\t\tname \"Demo Bank\"\n\t\t\tlogo examples/bank-logo.svg\n\t\t\tcolor \"#00594F\"\n\t\t}\n\t}\n}\n")
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ func adapt(src string) ([]byte, error) {
 
 // TestCaddyfileErrors: each mistake is refused at adapt time, naming the line.
 func TestCaddyfileErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, body, want string
 	}{
@@ -63,6 +64,7 @@ func TestCaddyfileErrors(t *testing.T) {
 }
 
 func TestCaddyfileAdaptsEveryOption(t *testing.T) {
+	t.Parallel()
 	out, err := adapt(`{
 	ciba {
 		issuer           https://bank.example

@@ -12,7 +12,7 @@ import (
 	"github.com/caddyciba/gateway/internal/token"
 )
 
-const consentsURL = httpBase + "/open-banking/v3.1/aisp/account-access-consents"
+var consentsURL = httpBase + "/open-banking/v3.1/aisp/account-access-consents"
 
 const consentBody = `{"Data":{"Permissions":["ReadAccountsDetail","ReadBalances","ReadTransactionsBasic","ReadTransactionsCredits"],` +
 	`"ExpirationDateTime":"2099-05-02T00:00:00+00:00","TransactionFromDateTime":"2026-01-01T00:00:00+00:00"},"Risk":{}}`

@@ -7,6 +7,7 @@ import (
 )
 
 func TestIsJSON(t *testing.T) {
+	t.Parallel()
 	for ct, want := range map[string]bool{
 		"application/json": true, "application/json; charset=utf-8": true, "Application/JSON;charset=UTF-8": true,
 		"application/json ;x=y": false, "application/json ; charset=utf-8": true, "application/json; charset=utf-16": false,
@@ -22,6 +23,7 @@ func TestIsJSON(t *testing.T) {
 
 // TestGateCaddyfileSizes: the filter's caps read as Caddy reads sizes; a bad one is refused.
 func TestGateCaddyfileSizes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in         string
 		item, body int64

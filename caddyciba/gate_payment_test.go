@@ -24,9 +24,12 @@ import (
 	"github.com/caddyciba/gateway/payment"
 )
 
-const (
+var (
 	pispURL  = httpBase + "/open-banking/v3.1/pisp"
 	cbpiiURL = httpBase + "/open-banking/v3.1/cbpii"
+)
+
+const (
 	// signerISS is the http://openbanking.org.uk/iss of tpp-signer's signatures.
 	signerISS = "org-1/ssa-1"
 )
@@ -695,14 +698,15 @@ func TestPaymentGateDemoBank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bank := strings.NewReplacer("http://:9000", "http://:9081", "examples/bank", bankDir).Replace(string(example[at:]))
+	bankAddr := fmt.Sprintf("127.0.0.1:%d", bankPort)
+	bank := strings.NewReplacer("http://:9000", "http://"+bankAddr, "examples/bank", bankDir).Replace(string(example[at:]))
 	cfg := gatewayConfig(t.TempDir(), `client tpp-pay {
 			auth   client_secret_basic
 			secret pay-secret
 			scopes openid payments fundsconfirmations
 		}`)
 	cfg = strings.ReplaceAll(cfg, "route /open-banking/v3.1/aisp/* {", "route /open-banking/v3.1/* {")
-	startGateway(t, strings.ReplaceAll(cfg, accountAPI, "reverse_proxy 127.0.0.1:9081")+"\n"+bank)
+	startGateway(t, strings.ReplaceAll(cfg, accountAPI, "reverse_proxy "+bankAddr)+"\n"+bank)
 
 	id, tok := authorisedPayment(t, "tpp-pay", testInitiation)
 	r := pay(t, tok, paymentBody(id, testInitiation, testRisk), "demo-1")

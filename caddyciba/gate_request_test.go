@@ -102,7 +102,7 @@ type rawAnswer struct {
 // given, and reads one answer per method, in order. Nothing cleans the request line on the
 // way, as Go's client would.
 func rawCalls(t *testing.T, raw string, methods ...string) ([]rawAnswer, error) {
-	conn, err := net.DialTimeout("tcp", "127.0.0.1:9080", 5*time.Second)
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort), 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func rawCalls(t *testing.T, raw string, methods ...string) ([]rawAnswer, error) 
 // rawRequest is one request of method to target with the token and extra header lines.
 func rawRequest(method, target, tok string, extra ...string) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s %s HTTP/1.1\r\nHost: localhost:9080\r\n", method, target)
+	fmt.Fprintf(&sb, "%s %s HTTP/1.1\r\nHost: localhost:%d\r\n", method, target, httpPort)
 	if tok != "" {
 		fmt.Fprintf(&sb, "Authorization: Bearer %s\r\n", tok)
 	}
@@ -213,7 +213,7 @@ var oddRequests = []oddRequest{
 	{"encoded slash in the prefix", "GET", "/open-banking/v3.1/aisp%2Faccounts", nil, 0, ""},
 	{"dot-dot back into the prefix", "GET", aisp + "/../aisp/accounts", nil, 404, "UK.OBIE.Resource.NotFound"},
 	{"encoded dot-dot back into the prefix", "GET", aisp + "/%2e%2e/aisp/accounts", nil, 404, "UK.OBIE.Resource.NotFound"},
-	{"absolute form with dot-dot", "GET", "http://localhost:9080" + aisp + "/accounts/22289/statements/%2e%2e", nil, 404, "UK.OBIE.Resource.NotFound"},
+	{"absolute form with dot-dot", "GET", httpBase + aisp + "/accounts/22289/statements/%2e%2e", nil, 404, "UK.OBIE.Resource.NotFound"},
 	// Query strings the endpoint does not take.
 	{"unknown query parameter", "GET", aisp + "/accounts/22289?fields=Account", nil, 400, "UK.OBIE.Field.Unexpected"},
 	{"repeated window", "GET", aisp + "/accounts/22289/transactions?fromBookingDateTime=2026-01-01T00:00:00&fromBookingDateTime=2020-01-01T00:00:00", nil, 400, "UK.OBIE.Field.Unexpected"},

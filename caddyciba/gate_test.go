@@ -1,6 +1,7 @@
 package caddyciba
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -215,8 +216,8 @@ func TestGateFiltersTheDemoBank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, "reverse_proxy 127.0.0.1:9081", -1) + `
-http://:9081 {
+	cfg := strings.Replace(gatewayConfig(t.TempDir(), ""), accountAPI, fmt.Sprintf("reverse_proxy 127.0.0.1:%d", bankPort), -1) +
+		fmt.Sprintf("\nhttp://:%d {", bankPort) + `
 	bind 127.0.0.1
 	root * ` + bank + `
 	uri strip_prefix /open-banking/v3.1/aisp

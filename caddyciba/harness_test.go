@@ -17,9 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,10 +32,35 @@ import (
 	"github.com/caddyciba/gateway/internal/testpki"
 )
 
-const (
-	httpBase  = "http://localhost:9080"
-	httpsBase = "https://localhost:9443"
+// The gateway's ports are free ones, asked of the kernel when the test binary starts: two
+// runs of this package at once (test/race's subprocess beside `go test ./...`, a second
+// terminal) each get their own, so neither waits for nor takes over the other's. They are
+// fixed for the process, so a test's URLs stay valid across the configs it loads.
+var (
+	ports                                    = freePorts(4)
+	httpPort, httpsPort, adminPort, bankPort = ports[0], ports[1], ports[2], ports[3]
+
+	httpBase  = fmt.Sprintf("http://localhost:%d", httpPort)
+	httpsBase = fmt.Sprintf("https://localhost:%d", httpsPort)
+	adminBase = fmt.Sprintf("http://localhost:%d", adminPort)
 )
+
+// freePorts asks the kernel for n distinct free TCP ports, holding each until all are
+// known so none comes back twice. Caddy binds them later: a port is free in between only
+// if no other process on the host binds it in that moment, which the kernel's ephemeral
+// allocation makes unlikely.
+func freePorts(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		l, err := net.Listen("tcp", ":0") // the wildcard address, as Caddy's http_port binds
+		if err != nil {
+			panic(err)
+		}
+		defer l.Close()
+		out[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return out
+}
 
 // fixture is the key material every integration test shares, made once in TestMain.
 type fixture struct {
@@ -54,17 +77,8 @@ type fixture struct {
 var fx *fixture
 
 func TestMain(m *testing.M) {
-	// The harness listens on fixed ports (9080, 9443, admin 2999); a second run of this
-	// package at the same time (test/race runs some of its tests under -race while
-	// `go test ./...` runs the package) waits for the first rather than taking over its
-	// ports. The lock goes with the process.
-	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "caddyciba-test-ports.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		panic(err)
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		panic(err)
-	}
+	// caddytest talks to (and starts) the in-process Caddy on its admin port.
+	caddytest.Default.AdminPort = adminPort
 	dir, err := os.MkdirTemp("", "caddyciba-test-")
 	if err != nil {
 		panic(err)
@@ -78,7 +92,6 @@ func TestMain(m *testing.M) {
 	}
 	code := testpg.Main(m) // runs the tests, then stops their PostgreSQL if one was started
 	os.RemoveAll(dir)
-	runtime.KeepAlive(lock) // a collected *os.File would close the descriptor, and the lock with it
 	os.Exit(code)
 }
 
@@ -173,9 +186,9 @@ const accountAPI = "header Content-Type application/json\n\t\trespond `{\"Data\"
 func gatewayConfig(storage, extra string) string {
 	return fmt.Sprintf(`{
 	skip_install_trust
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+	admin localhost:%[10]d
+	http_port %[11]d
+	https_port %[12]d
 	grace_period 1ns
 	log {
 		level ERROR
@@ -242,11 +255,15 @@ func gatewayConfig(storage, extra string) string {
 		%[9]s
 	}
 }
-`, httpBase, httpsBase, storageOption(storage), fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey, accountAPI)
+`, httpBase, httpsBase, storageOption(storage), fx.caFile, fx.dir, extra, fx.serverCert, fx.serverKey, accountAPI,
+		adminPort, httpPort, httpsPort)
 }
 
 // startGateway loads cfg into the test binary's Caddy and unloads it when the test ends,
 // before the test's temp dirs go (Badger must be closed before its directory is removed).
+// Caddy's config is one per process, so a test that calls it never calls t.Parallel: the
+// gateway tests run one after another, while the tests that only adapt or build config
+// run in parallel, after them (Go holds parallel tests until the serial ones are done).
 func startGateway(t *testing.T, cfg string) *caddytest.Tester {
 	t.Helper()
 	tester := caddytest.NewTester(t)
@@ -256,7 +273,7 @@ func startGateway(t *testing.T, cfg string) *caddytest.Tester {
 }
 
 func unloadGateway(t *testing.T) {
-	caddytest.NewTester(t).InitServer("{\n\tskip_install_trust\n\tadmin localhost:2999\n\tlog {\n\t\tlevel ERROR\n\t}\n}\n", "caddyfile")
+	caddytest.NewTester(t).InitServer(fmt.Sprintf("{\n\tskip_install_trust\n\tadmin localhost:%d\n\tlog {\n\t\tlevel ERROR\n\t}\n}\n", adminPort), "caddyfile")
 }
 
 // activeApp is the ciba app of the running config.

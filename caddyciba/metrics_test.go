@@ -15,7 +15,7 @@ import (
 // "name{label=value,...}" → value.
 func scrape(t *testing.T) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://localhost:2999/metrics")
+	resp, err := http.Get(adminBase + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

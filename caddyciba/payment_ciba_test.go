@@ -19,8 +19,9 @@ import (
 	"github.com/caddyciba/gateway/payment"
 )
 
+var fundsConsentsURL = httpBase + "/open-banking/v3.1/cbpii/funds-confirmation-consents"
+
 const (
-	fundsConsentsURL = httpBase + "/open-banking/v3.1/cbpii/funds-confirmation-consents"
 	// payID is a private_key_jwt client (tpp-pkj's key) for payments and funds
 	// confirmations, added to gatewayConfig by paymentGateway.
 	payID = "tpp-pay"

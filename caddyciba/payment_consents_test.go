@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-const paymentConsentsURL = httpBase + "/open-banking/v3.1/pisp/domestic-payment-consents"
+var paymentConsentsURL = httpBase + "/open-banking/v3.1/pisp/domestic-payment-consents"
 
 // TestPaymentConsentRoute: ciba_endpoints serves the payment consents with a payments
 // token (interaction id echoed, idempotent repeat), and leaves a consent's

@@ -12,6 +12,7 @@ import (
 // TestCaddyfileBounds: rate_limit and max_deliveries adapt to their JSON, and mistakes are
 // refused at adapt time.
 func TestCaddyfileBounds(t *testing.T) {
+	t.Parallel()
 	client := func(opt string) string {
 		return "issuer https://bank.example\n\t\tclient c1 {\n\t\t\tauth client_secret_post\n\t\t\tsecret s\n\t\t\t" + opt + "\n\t\t}"
 	}

@@ -17,6 +17,7 @@ import (
 // TestStorageCaddyfile: every form of the storage option gives its module's JSON, and
 // each mistake is refused at adapt time.
 func TestStorageCaddyfile(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, option, want, err string
 	}{
@@ -65,6 +66,7 @@ func TestStorageCaddyfile(t *testing.T) {
 // TestStorageJSON: the storage setting before modules (a directory string) and none at
 // all still mean Badger.
 func TestStorageJSON(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{``, `{"module":"badger"}`},
 		{`"/var/lib/ciba"`, `{"module":"badger","path":"/var/lib/ciba"}`},

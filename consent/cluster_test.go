@@ -8,6 +8,7 @@ import (
 // TestClustersCoverEveryPermissionOnce: each v3.1 permission falls in exactly one cluster,
 // so the dashboard never leaves a permission out or shows it twice.
 func TestClustersCoverEveryPermissionOnce(t *testing.T) {
+	t.Parallel()
 	seen := map[Permission]string{}
 	for _, cl := range Clusters(AllPermissions) {
 		for _, p := range cl.Permissions {
@@ -23,6 +24,7 @@ func TestClustersCoverEveryPermissionOnce(t *testing.T) {
 }
 
 func TestClusters(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		perms []Permission
 		want  []string

@@ -19,6 +19,7 @@ func at(d time.Duration) time.Time { return now.Add(d) }
 
 // TestLifecycle: each transition from each state, the legal and the illegal.
 func TestLifecycle(t *testing.T) {
+	t.Parallel()
 	soon := at(time.Hour)
 	authorised := func() *Consent {
 		c := awaiting(&soon)
@@ -93,6 +94,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestUsable(t *testing.T) {
+	t.Parallel()
 	soon := at(time.Hour)
 	c := awaiting(&soon)
 	if c.Usable(at(time.Minute)) {
@@ -111,6 +113,7 @@ func TestUsable(t *testing.T) {
 }
 
 func TestStatusChangedAtWhenWindowLapses(t *testing.T) {
+	t.Parallel()
 	c := awaiting(nil)
 	later := at(AuthorisationWindow + time.Hour)
 	if c.StatusAt(later) != Rejected || !c.StatusChangedAt(later).Equal(at(AuthorisationWindow)) {

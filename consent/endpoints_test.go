@@ -7,6 +7,7 @@ import (
 )
 
 func TestMatch(t *testing.T) {
+	t.Parallel()
 	p := APIPrefix
 	list := func(r Resource, tmpl, acct string) Endpoint {
 		return Endpoint{Resource: r, AccountID: acct, Template: tmpl, List: true}
@@ -57,6 +58,7 @@ func TestMatch(t *testing.T) {
 
 // TestMatchRefuses: what the table does not name exactly, as a hostile TPP would spell it.
 func TestMatchRefuses(t *testing.T) {
+	t.Parallel()
 	p := APIPrefix
 	for _, path := range []string{
 		p + "/account-access-consents",
@@ -124,6 +126,7 @@ func TestMatchRefuses(t *testing.T) {
 
 // TestEndpointMethods: every account information endpoint reads only.
 func TestEndpointMethods(t *testing.T) {
+	t.Parallel()
 	e, ok := Match(APIPrefix + "/accounts/1/statements/s9/file")
 	if !ok {
 		t.Fatal("no endpoint")
@@ -137,6 +140,7 @@ func TestEndpointMethods(t *testing.T) {
 }
 
 func TestQuery(t *testing.T) {
+	t.Parallel()
 	p := APIPrefix
 	for _, tc := range []struct {
 		path, raw, want string
@@ -188,6 +192,7 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 }
 
 func TestPermitsAndHiddenFields(t *testing.T) {
+	t.Parallel()
 	basic := &Consent{Permissions: []Permission{ReadAccountsBasic, ReadTransactionsBasic, ReadTransactionsCredits}}
 	detail := &Consent{Permissions: []Permission{ReadAccountsDetail, ReadBalances, ReadStatementsDetail}}
 	for _, tc := range []struct {

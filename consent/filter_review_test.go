@@ -11,6 +11,7 @@ import (
 // in a kept item, PAN schemes written oddly, Detail fields under escaped names). Every
 // forbidden thing carries LEAK or the PAN; an answer is refused or shows none of them.
 func TestFilterHostileJSON(t *testing.T) {
+	t.Parallel()
 	const pan = "5409050000001234"
 	basic := &Consent{Status: Authorised, Permissions: []Permission{ReadAccountsBasic}, AccountIDs: []string{"22289"}}
 	detail := &Consent{Status: Authorised, Permissions: []Permission{ReadAccountsDetail}, AccountIDs: []string{"22289"}}

@@ -311,6 +311,7 @@ func clearPAN(v any) bool {
 // TestFilterMatchesReference: on every demo bank body and the attack shapes, for every
 // consent and endpoint, the stream gives what the reference gives or refuses.
 func TestFilterMatchesReference(t *testing.T) {
+	t.Parallel()
 	entries, err := os.ReadDir("testdata/fuzz/FuzzFilterStream")
 	if err != nil {
 		t.Fatal(err)
@@ -361,6 +362,7 @@ func fmtSscanCorpus(b []byte, s *string) (int, error) {
 // TestFilterChunking: read a byte at a time (as a slow bank sends it) the answer is the
 // one read whole.
 func TestFilterChunking(t *testing.T) {
+	t.Parallel()
 	body := readExample(t, "transactions.json")
 	for _, c := range streamConsents() {
 		whole, err := c.Filter(body, Endpoint{Resource: Transactions, List: true})
@@ -475,6 +477,7 @@ func FuzzFilterFastPath(f *testing.F) {
 // TestFilterConcurrent: filters recycled between goroutines give each answer what it gives
 // alone, in memory and streamed (run with -race).
 func TestFilterConcurrent(t *testing.T) {
+	t.Parallel()
 	type job struct {
 		c    *Consent
 		ep   Endpoint

@@ -44,6 +44,7 @@ func window(from, to string) (*Date, *Date) {
 }
 
 func TestFilterAccounts(t *testing.T) {
+	t.Parallel()
 	body := readExample(t, "accounts.json")
 	for _, tc := range []struct {
 		perm       Permission
@@ -71,6 +72,7 @@ func TestFilterAccounts(t *testing.T) {
 }
 
 func TestFilterTransactions(t *testing.T) {
+	t.Parallel()
 	body := readExample(t, "transactions.json")
 	from, to := window("2026-10-15T00:00:00Z", "2026-11-30T00:00:00Z")
 	c := &Consent{Status: Authorised, AccountIDs: []string{"22289"},
@@ -102,6 +104,7 @@ func TestFilterTransactions(t *testing.T) {
 // TestFilterRules holds each rule of the filter to the exact answer it gives, or to a
 // refusal: out is the filtered body, or "" when the answer must be refused with err.
 func TestFilterRules(t *testing.T) {
+	t.Parallel()
 	from, to := window("2026-10-01T00:00:00Z", "2026-10-31T00:00:00Z")
 	basic := &Consent{Permissions: []Permission{ReadAccountsBasic, ReadTransactionsBasic, ReadTransactionsCredits, ReadTransactionsDebits, ReadBalances, ReadParty}, AccountIDs: []string{"1", "2"}}
 	detail := &Consent{Permissions: []Permission{ReadAccountsDetail, ReadTransactionsDetail, ReadTransactionsCredits, ReadTransactionsDebits}, AccountIDs: []string{"1"}}
@@ -211,6 +214,7 @@ func TestFilterRules(t *testing.T) {
 // TestFilterCaps: a value or an answer over its cap is refused, whatever its shape —
 // one long string, a long Meta, deep whitespace — and one just under passes.
 func TestFilterCaps(t *testing.T) {
+	t.Parallel()
 	c := &Consent{Permissions: []Permission{ReadAccountsDetail}, AccountIDs: []string{"1"}}
 	ep := Endpoint{Resource: Accounts, List: true}
 	lim := Limits{MaxValue: 1000, MaxBody: 5000}
@@ -244,6 +248,7 @@ func TestFilterCaps(t *testing.T) {
 }
 
 func TestFilterRefusesNonJSON(t *testing.T) {
+	t.Parallel()
 	c := &Consent{}
 	if _, err := c.Filter([]byte("<html>"), Endpoint{Resource: Accounts}); err == nil {
 		t.Fatal("non-JSON body filtered")
@@ -253,6 +258,7 @@ func TestFilterRefusesNonJSON(t *testing.T) {
 // TestFilterCapsInMemory: in memory, the caps hold at their edge, as the stream's reader
 // holds them: a value of MaxValue bytes passes, one more is refused, wherever it is.
 func TestFilterCapsInMemory(t *testing.T) {
+	t.Parallel()
 	c := &Consent{Permissions: []Permission{ReadAccountsDetail}, AccountIDs: []string{"1"}}
 	ep := Endpoint{Resource: Accounts, List: true}
 	const maxValue = 100
@@ -296,6 +302,7 @@ func TestFilterCapsInMemory(t *testing.T) {
 // TestAppendFilter: what is kept is appended to dst; on a refusal dst comes back as it was,
 // and a result stays the caller's while the filter goes on with other answers.
 func TestAppendFilter(t *testing.T) {
+	t.Parallel()
 	c := &Consent{Permissions: []Permission{ReadAccountsBasic}, AccountIDs: []string{"1"}}
 	ep := Endpoint{Resource: Accounts, List: true}
 	out, err := c.AppendFilter([]byte("prefix:"), []byte(`{"Data":{"Account":[{"AccountId":"1"},{"AccountId":"2"}]}}`), ep, Limits{})
@@ -344,6 +351,7 @@ func TestFilterSmallAnswerAllocations(t *testing.T) {
 
 // TestIsPANScheme: the ASCII shortcut says what TrimSpace and ToUpper say.
 func TestIsPANScheme(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"UK.OBIE.PAN", "uk.obie.pan", "PAN", "pan", " Pan \t", "\vPAN\f\r\n", "PAN\u00a0", "\u0085pan",
 		"PA", "AN", "", " ", "xPANx", "PAN.x", "ｐａｎ", "PAN\u2003", "UK.OBIE.SortCodeAccountNumber", "P\x00N", "p@n", "PaN "} {
 		want := strings.HasSuffix(strings.ToUpper(strings.TrimSpace(s)), "PAN")

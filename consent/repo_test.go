@@ -19,6 +19,7 @@ func newRepo(t *testing.T) *Repo {
 }
 
 func TestRepo(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	req, err := ParseRequest([]byte(`{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}}`), now)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 func TestParseRequestAccepts(t *testing.T) {
+	t.Parallel()
 	req, err := ParseRequest([]byte(`{
 		"Data": {
 			"Permissions": ["ReadAccountsDetail", "ReadBalances", "ReadTransactionsBasic", "ReadTransactionsCredits"],
@@ -34,6 +35,7 @@ func TestParseRequestAccepts(t *testing.T) {
 // TestParseRequestRules has a case for each validation rule; each names the error code and
 // path the TPP gets.
 func TestParseRequestRules(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, body string
 		code, path string
@@ -84,6 +86,7 @@ func TestParseRequestRules(t *testing.T) {
 }
 
 func TestParseRequestReportsEveryProblem(t *testing.T) {
+	t.Parallel()
 	_, err := ParseRequest([]byte(`{"Data":{"Permissions":["ReadBalances","Nope"],"ExpirationDateTime":"x"},"Risk":{},"Extra":1}`), now)
 	if n := len(err.(*InvalidError).Problems); n != 4 {
 		t.Fatalf("%d problems (%v), want 4", n, err)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestLogChannel(t *testing.T) {
+	t.Parallel()
 	for _, show := range []bool{false, true} {
 		var buf bytes.Buffer
 		core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&buf), zapcore.InfoLevel)

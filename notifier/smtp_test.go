@@ -28,6 +28,7 @@ func mailNotification() *Notification {
 // TestSMTPDelivers: over STARTTLS and implicit TLS, with AUTH, the relay gets one mail to
 // the user with the link and the binding message, and no header can be injected.
 func TestSMTPDelivers(t *testing.T) {
+	t.Parallel()
 	for _, implicit := range []bool{false, true} {
 		relay := testsmtp.Start(t, implicit)
 		s := &SMTP{Address: relay.Addr, Username: testsmtp.Username, Password: testsmtp.Password,
@@ -101,6 +102,7 @@ func TestSMTPFailures(t *testing.T) {
 }
 
 func TestSMTPCheck(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		s    SMTP
 		want string

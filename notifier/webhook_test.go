@@ -89,6 +89,7 @@ func verify(t *testing.T, r *http.Request, body []byte) {
 }
 
 func TestWebhookRetriesServerErrorsThenDelivers(t *testing.T) {
+	t.Parallel()
 	rc := newReceiver(t, 503, 500, 204)
 	if err := fastWebhook(t, rc.srv.URL).Notify(context.Background(), sample()); err != nil {
 		t.Fatal(err)
@@ -116,6 +117,7 @@ func TestWebhookRetriesServerErrorsThenDelivers(t *testing.T) {
 }
 
 func TestWebhookFinalAnswers(t *testing.T) {
+	t.Parallel()
 	for _, status := range []int{400, 401, 404, 410} {
 		rc := newReceiver(t, status)
 		err := fastWebhook(t, rc.srv.URL).Notify(context.Background(), sample())
@@ -126,6 +128,7 @@ func TestWebhookFinalAnswers(t *testing.T) {
 }
 
 func TestWebhookFollowsNoRedirect(t *testing.T) {
+	t.Parallel()
 	elsewhere := newReceiver(t, 204)
 	rc := newReceiver(t, http.StatusFound)
 	rc.srv.Config.Handler = http.RedirectHandler(elsewhere.srv.URL, http.StatusFound)
@@ -138,6 +141,7 @@ func TestWebhookFollowsNoRedirect(t *testing.T) {
 }
 
 func TestWebhookRetriesTimeouts(t *testing.T) {
+	t.Parallel()
 	rc := newReceiver(t, 204)
 	rc.delay = 500 * time.Millisecond
 	w := fastWebhook(t, rc.srv.URL)
@@ -162,6 +166,7 @@ func TestWebhookStopsAtDeadline(t *testing.T) {
 }
 
 func TestNewWebhookRefuses(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ target, secret string }{
 		{"http://push.bank.example/ciba", secret},
 		{"ftp://127.0.0.1/x", secret},
@@ -177,6 +182,7 @@ func TestNewWebhookRefuses(t *testing.T) {
 }
 
 func TestAllowedTarget(t *testing.T) {
+	t.Parallel()
 	for raw, want := range map[string]bool{
 		"https://tpp.example/cb":  true,
 		"http://127.0.0.1:9/cb":   true,

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -18,33 +19,51 @@ import (
 // example gateway (Caddyfile.example, from the repository root, with fresh storage): a
 // client-credentials token, a consent, the backchannel request, Alice's approval through
 // the decision API with the link the log channel printed, the poll, and the gated call
-// answering only the account she chose. The example's fixed ports (8080, 9000 and the
-// admin API's 2019, all on loopback) must be free.
+// answering only the account she chose. The example's ports (8080, the bank's 9000 and the
+// admin API's default 2019) are swapped for free ones in a copy of it, so the test runs
+// beside a gateway a developer has running and beside other test processes.
 func TestWalkthrough(t *testing.T) {
 	for _, bin := range []string{"bash", "curl"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Fatalf("the walk-through needs %s (.ci/run installs it): %v", bin, err)
 		}
 	}
-	for _, addr := range []string{"127.0.0.1:8080", "127.0.0.1:9000", "127.0.0.1:2019"} {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Fatalf("the example gateway needs %s free: %v", addr, err)
-		}
-		l.Close()
-	}
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	home := t.TempDir()
+	ports := freePorts(t, 3)
+	gatewayPort, bankPort, adminPort := ports[0], ports[1], ports[2]
+	base := fmt.Sprintf("http://localhost:%d", gatewayPort)
+	example, err := os.ReadFile(filepath.Join(root, "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := string(example)
+	for _, r := range []struct{ old, new string }{
+		{"{\n\thttp_port 8080\n", fmt.Sprintf("{\n\tadmin 127.0.0.1:%d\n\thttp_port %d\n", adminPort, gatewayPort)},
+		{"http://localhost:8080", base},
+		{"127.0.0.1:9000", fmt.Sprintf("127.0.0.1:%d", bankPort)},
+		{"http://:9000 {", fmt.Sprintf("http://:%d {", bankPort)},
+	} {
+		if !strings.Contains(config, r.old) {
+			t.Fatalf("Caddyfile.example no longer has %q, which the test replaces to run it on free ports", r.old)
+		}
+		config = strings.ReplaceAll(config, r.old, r.new)
+	}
+	// The copy is read from the repository root, so the example's relative paths still hold.
+	configPath := filepath.Join(home, "Caddyfile")
+	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	logPath := filepath.Join(home, "gateway.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	gw := exec.Command(caddyBin, "run", "--config", "Caddyfile.example")
+	gw := exec.Command(caddyBin, "run", "--config", configPath, "--adapter", "caddyfile")
 	gw.Dir = root
 	gw.Env = append(cleanEnv(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"))
@@ -75,7 +94,7 @@ func TestWalkthrough(t *testing.T) {
 			t.Fatalf("the example gateway exited: %v", err)
 		default:
 		}
-		resp, err := http.Get("http://127.0.0.1:8080/.well-known/openid-configuration")
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/.well-known/openid-configuration", gatewayPort))
 		if err == nil {
 			resp.Body.Close()
 			ready = resp.StatusCode == http.StatusOK
@@ -89,7 +108,7 @@ func TestWalkthrough(t *testing.T) {
 	defer cancel()
 	script := exec.CommandContext(ctx, "bash", "examples/walkthrough.sh")
 	script.Dir = root
-	script.Env = append(cleanEnv(), "GATEWAY_LOG="+logPath)
+	script.Env = append(cleanEnv(), "GATEWAY_LOG="+logPath, "BASE="+base)
 	var out, stderr bytes.Buffer
 	script.Stdout, script.Stderr = &out, &stderr
 	if err := script.Run(); err != nil {
@@ -97,8 +116,8 @@ func TestWalkthrough(t *testing.T) {
 	}
 	text := out.String()
 	for _, want := range []string{
-		"TOKEN=", "CONSENT=aac-", "AUTH_REQ_ID=", "DEVICE_URL=http://localhost:8080/ciba/device/", "DECISION_URL=http://localhost:8080/ciba/device/",
-		`Www-Authenticate: Bearer realm="http://localhost:8080"`, `"client_name":"Budget Buddy"`, "→ HTTP 204", "ACCESS_TOKEN=",
+		"TOKEN=", "CONSENT=aac-", "AUTH_REQ_ID=", "DEVICE_URL=" + base + "/ciba/device/", "DECISION_URL=" + base + "/ciba/device/",
+		`Www-Authenticate: Bearer realm="` + base + `"`, `"client_name":"Budget Buddy"`, "→ HTTP 204", "ACCESS_TOKEN=",
 		"== Done: the TPP reads account 22289 under consent aac-",
 	} {
 		if !strings.Contains(text, want) {
@@ -129,4 +148,20 @@ func cleanEnv() []string {
 		}
 	}
 	return env
+}
+
+// freePorts asks the kernel for n distinct free loopback ports, holding each until all are
+// known so none comes back twice.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	out := make([]int, n)
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return out
 }

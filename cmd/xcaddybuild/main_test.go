@@ -31,6 +31,7 @@ func readModule(t *testing.T) *modfile.File {
 // TestManifestMatchesModule keeps xcaddy.json honest: the Caddy version is go.mod's, the
 // plugin is this module's package, and cmd/caddy imports it too.
 func TestManifestMatchesModule(t *testing.T) {
+	t.Parallel()
 	m, err := load("../../xcaddy.json")
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +74,7 @@ func TestManifestMatchesModule(t *testing.T) {
 // TestXcaddyBuild runs the real xcaddy build from the manifest and checks the binary lists
 // the plugin's modules.
 func TestXcaddyBuild(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds Caddy with xcaddy")
 	}

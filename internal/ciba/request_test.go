@@ -56,6 +56,7 @@ func code(err error) string {
 
 // TestPollDecisionTable walks each row of the token endpoint's decision table.
 func TestPollDecisionTable(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now()
 	base := func(state State) *Request {
 		return &Request{ClientID: "tpp", Subject: "psu", State: state, CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Minute), Interval: 5 * time.Second}
@@ -128,6 +129,7 @@ func TestPollDecisionTable(t *testing.T) {
 // TestConcurrentPollsRedeemOnce: 100 polls race on an approved request; exactly one
 // gets the request to mint tokens for.
 func TestConcurrentPollsRedeemOnce(t *testing.T) {
+	t.Parallel()
 	for round := range 3 {
 		s := openStore(t)
 		now := time.Now()

@@ -82,6 +82,7 @@ func (s *signer) sign(t *testing.T, key jwk.Key, alg jwa.SignatureAlgorithm, typ
 }
 
 func TestRequestObject(t *testing.T) {
+	t.Parallel()
 	s := newSigner(t)
 	ro := &RequestObject{Issuer: issuer, Algs: RequestObjectAlgs, Replay: openStore(t)}
 	now := time.Now()
@@ -158,6 +159,7 @@ func TestRequestObject(t *testing.T) {
 }
 
 func TestRequestObjectFAPIAlgs(t *testing.T) {
+	t.Parallel()
 	raw, _, _ := ed25519Key(t)
 	ro := &RequestObject{Issuer: issuer, Algs: FAPIAlgs, Replay: openStore(t)}
 	s := newSigner(t)

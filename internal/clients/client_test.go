@@ -8,6 +8,7 @@ import (
 // TestSecretHash: a hash from HashSecret checks the secret it was made of and no other;
 // damaged hashes are refused.
 func TestSecretHash(t *testing.T) {
+	t.Parallel()
 	h, err := HashSecret("s3cret-value")
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestLoadOrCreateKeepsTheKey(t *testing.T) {
+	t.Parallel()
 	for _, alg := range Supported {
 		t.Run(alg.String(), func(t *testing.T) {
 			dir := t.TempDir()
@@ -60,6 +61,7 @@ func TestLoadOrCreateKeepsTheKey(t *testing.T) {
 }
 
 func TestRSAKeySize(t *testing.T) {
+	t.Parallel()
 	s, err := store.OpenBadger(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +83,7 @@ func TestRSAKeySize(t *testing.T) {
 }
 
 func TestParseAlg(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"RS256", "HS256", "none", "", "ps256"} {
 		if _, err := ParseAlg(name); err == nil {
 			t.Errorf("ParseAlg(%q) accepted", name)

@@ -35,6 +35,7 @@ func signed(t *testing.T, k *Keyring) []byte {
 // until the tokens it signed have expired, then leaves; a second instance on the same
 // store follows after Reload; a schedule that is not due rotates nothing.
 func TestRotation(t *testing.T) {
+	t.Parallel()
 	s, err := store.OpenBadger(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +96,7 @@ func TestRotation(t *testing.T) {
 
 // TestLegacyKeyTakenOver: a key stored before rotation existed keeps signing.
 func TestLegacyKeyTakenOver(t *testing.T) {
+	t.Parallel()
 	s, err := store.OpenBadger(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)

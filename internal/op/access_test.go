@@ -44,6 +44,7 @@ func TestNoteUse(t *testing.T) {
 }
 
 func TestMaskedNumber(t *testing.T) {
+	t.Parallel()
 	dir, err := users.Parse([]byte(`[{"subject":"s","login_hints":["h"],"accounts":[
 		{"AccountId":"1","Account":[{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"80200112345698"}]},
 		{"AccountId":"2","Account":{"Identification":"GB29 NWBK 6016 1331 9268 19"}},
@@ -65,6 +66,7 @@ func TestMaskedNumber(t *testing.T) {
 // TestSessionCookieSecure: the session cookie is Secure everywhere but plain HTTP to a
 // loopback host, where a browser would never send a Secure cookie back.
 func TestSessionCookieSecure(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		host   string
 		tls    bool
@@ -90,6 +92,7 @@ func TestSessionCookieSecure(t *testing.T) {
 
 // TestUseNotesConcurrent: of many gated requests of one consent at once, one writes.
 func TestUseNotesConcurrent(t *testing.T) {
+	t.Parallel()
 	var n useNotes
 	var wg sync.WaitGroup
 	var writes atomic.Int32

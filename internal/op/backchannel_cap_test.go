@@ -13,6 +13,7 @@ import (
 // TestPendingSlots: a user holds at most MaxPendingPerUser live requests, one client at
 // most half of them (rounded up); a decided or expired request stops counting.
 func TestPendingSlots(t *testing.T) {
+	t.Parallel()
 	p := fuzzProvider(t)
 	p.MaxPendingPerUser = 5
 	now := time.Now()

@@ -5,6 +5,7 @@ import "testing"
 // TestChallenge: the WWW-Authenticate value is printable ASCII with its quoted strings
 // escaped, whatever the realm holds, and carries an error only when one is given.
 func TestChallenge(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ realm, code, why, want string }{
 		{"https://bank.example", "", "", `Bearer realm="https://bank.example"`},
 		{"https://bank.example", "invalid_token", whyUnknown,

@@ -24,6 +24,7 @@ func openPostgres(t *testing.T, dsn string) store.Store {
 // TestDeliveryPostgresTwoInstances: two instances, each with its own connection pool to
 // one PostgreSQL database, share the queue; each delivery arrives exactly once.
 func TestDeliveryPostgresTwoInstances(t *testing.T) {
+	t.Parallel()
 	dsn := testpg.DSN(t)
 	twoInstancesOnce(t, openPostgres(t, dsn), openPostgres(t, dsn))
 }

@@ -229,6 +229,7 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // TestDeliveryRetriesWithBackoff: a receiver that fails three times gets the fourth
 // attempt, each wait at least half the doubled backoff, and the record is then gone.
 func TestDeliveryRetriesWithBackoff(t *testing.T) {
+	t.Parallel()
 	s := openStore(t)
 	rc, endpoint := newReceiver(t, 3)
 	p := queueProvider(t, s, endpoint, 2, time.Second)
@@ -260,6 +261,7 @@ func TestDeliveryRetriesWithBackoff(t *testing.T) {
 
 // TestDeliveryRefusedIsFinal: a 4xx is never retried (CIBA: no retry after a 401).
 func TestDeliveryRefusedIsFinal(t *testing.T) {
+	t.Parallel()
 	s := openStore(t)
 	var hits atomic.Int64
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -286,6 +288,7 @@ func TestDeliveryRefusedIsFinal(t *testing.T) {
 // TestDeliveryTwoInstancesOnce: two providers on one store (two instances) share the
 // queue; each delivery arrives exactly once.
 func TestDeliveryTwoInstancesOnce(t *testing.T) {
+	t.Parallel()
 	s := openStore(t)
 	twoInstancesOnce(t, s, s)
 }
@@ -322,6 +325,7 @@ func twoInstancesOnce(t *testing.T, sa, sb store.Store) {
 // closed (a reload) is delivered by the next provider on the same store, and the record
 // keeps its secrets sealed.
 func TestDeliverySurvivesClose(t *testing.T) {
+	t.Parallel()
 	s := openStore(t)
 	down, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -359,6 +363,7 @@ func TestDeliverySurvivesClose(t *testing.T) {
 
 // TestDeliveryKeys: due times order the keys and read back.
 func TestDeliveryKeys(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		key string
 		ok  bool

@@ -18,6 +18,7 @@ import (
 // TestIntrospectionAgreesWithGate: for each state of a grant, the gate's decision on the
 // access token and introspection's active for the access and the refresh token agree.
 func TestIntrospectionAgreesWithGate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		change func(t *testing.T, p *Provider, consentID, rt string)

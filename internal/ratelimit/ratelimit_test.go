@@ -15,6 +15,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		rate  string
 		burst int
@@ -41,6 +42,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestRetryAfter(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		wait time.Duration
 		want int
@@ -63,6 +65,7 @@ func openStore(t testing.TB) store.Store {
 // TestBucket: a burst passes, the next is refused with the wait until one token is back,
 // and the refill allows exactly what the rate gives; keys do not share buckets.
 func TestBucket(t *testing.T) {
+	t.Parallel()
 	l := &Limiter{Store: openStore(t), Prefix: "rl/"}
 	r := Rate{Events: 2, Per: time.Second, Burst: 4}
 	now := time.Unix(1000, 0)
@@ -103,6 +106,7 @@ func TestBucket(t *testing.T) {
 // TestBucketShared: concurrent callers (two instances on one store) never get more than
 // the burst together.
 func TestBucketShared(t *testing.T) {
+	t.Parallel()
 	s := openStore(t)
 	bucketShared(t, s, s)
 }
@@ -110,6 +114,7 @@ func TestBucketShared(t *testing.T) {
 // TestBucketSharedPostgres: the same with two instances on one PostgreSQL database, each
 // with its own connection pool.
 func TestBucketSharedPostgres(t *testing.T) {
+	t.Parallel()
 	dsn := testpg.DSN(t)
 	open := func() store.Store {
 		p, err := store.OpenPostgres(dsn, store.PostgresOptions{MaxConns: 8})

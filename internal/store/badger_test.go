@@ -21,6 +21,7 @@ func openTemp(t *testing.T) (*Badger, string) {
 }
 
 func TestBadgerBasics(t *testing.T) {
+	t.Parallel()
 	b, _ := openTemp(t)
 	if _, err := b.Get("missing"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get missing: %v", err)
@@ -43,6 +44,7 @@ func TestBadgerBasics(t *testing.T) {
 }
 
 func TestBadgerTTL(t *testing.T) {
+	t.Parallel()
 	b, _ := openTemp(t)
 	if err := b.Put("short", []byte("x"), time.Second); err != nil {
 		t.Fatal(err)
@@ -64,6 +66,7 @@ func TestBadgerTTL(t *testing.T) {
 }
 
 func TestBadgerScan(t *testing.T) {
+	t.Parallel()
 	b, _ := openTemp(t)
 	for _, k := range []string{"a/2", "a/1", "b/1", "a/3"} {
 		if err := b.Put(k, []byte(k), 0); err != nil {
@@ -85,6 +88,7 @@ func TestBadgerScan(t *testing.T) {
 // TestBadgerUpdateIsAtomic: concurrent read-modify-writes of one counter lose no increment,
 // and of many racing PutNew calls exactly one wins.
 func TestBadgerUpdateIsAtomic(t *testing.T) {
+	t.Parallel()
 	b, _ := openTemp(t)
 	const n = 50
 	var wg sync.WaitGroup
@@ -127,6 +131,7 @@ func TestBadgerUpdateIsAtomic(t *testing.T) {
 }
 
 func TestBadgerUpdateErrorWritesNothing(t *testing.T) {
+	t.Parallel()
 	b, _ := openTemp(t)
 	boom := errors.New("boom")
 	err := b.Update(func(tx Txn) error {
@@ -144,6 +149,7 @@ func TestBadgerUpdateErrorWritesNothing(t *testing.T) {
 }
 
 func TestBadgerPersists(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	b, err := OpenBadger(dir, nil)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 // TestDecoded: a cached decoding serves only the same bytes; a change and a delete are
 // seen on the next read, and the cache stays within its bound.
 func TestDecoded(t *testing.T) {
+	t.Parallel()
 	s, err := OpenBadger(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +59,7 @@ func TestDecoded(t *testing.T) {
 
 // TestLoader: records written through a Loader are there, with their TTL, once flushed.
 func TestLoader(t *testing.T) {
+	t.Parallel()
 	s, err := OpenBadger(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +90,7 @@ func TestLoader(t *testing.T) {
 // TestGroupSyncUnderConcurrency: many concurrent writers all return, every write is
 // readable, and writes after Close fail instead of hanging.
 func TestGroupSyncUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	s, err := OpenBadger(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -29,10 +29,12 @@ func openPostgres(t *testing.T, dsn string) *store.Postgres {
 }
 
 func TestPostgresConformance(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store { return openPostgres(t, testpg.DSN(t)) })
 }
 
 func TestBadgerConformance(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store {
 		b, err := store.OpenBadger(t.TempDir(), nil)
 		if err != nil {
@@ -62,6 +64,7 @@ func query[T any](t *testing.T, dsn, sql string) T {
 // TestPostgresMigrationRace: three instances opening a fresh database at once all
 // succeed, and the schema is made once.
 func TestPostgresMigrationRace(t *testing.T) {
+	t.Parallel()
 	dsn := testpg.DSN(t)
 	const n = 3
 	var wg sync.WaitGroup
@@ -92,6 +95,7 @@ func TestPostgresMigrationRace(t *testing.T) {
 
 // TestPostgresNewerSchemaRefused: a database migrated by a newer gateway is not used.
 func TestPostgresNewerSchemaRefused(t *testing.T) {
+	t.Parallel()
 	dsn := testpg.DSN(t)
 	openPostgres(t, dsn).Close()
 	c, err := pgx.Connect(context.Background(), dsn)
@@ -112,6 +116,7 @@ func TestPostgresNewerSchemaRefused(t *testing.T) {
 // TestPostgresJanitor: expired rows are deleted, live ones kept, by the background
 // janitor of one of two instances.
 func TestPostgresJanitor(t *testing.T) {
+	t.Parallel()
 	dsn := testpg.DSN(t)
 	a, err := store.OpenPostgres(dsn, store.PostgresOptions{JanitorEvery: 200 * time.Millisecond})
 	if err != nil {
@@ -159,6 +164,7 @@ func TestPostgresJanitor(t *testing.T) {
 // ErrNotFound (which the gateway would read as "no such token": fail closed either way,
 // but a missing revocation must not read as absent).
 func TestPostgresClosedIsAnError(t *testing.T) {
+	t.Parallel()
 	p, err := store.OpenPostgres(testpg.DSN(t), store.PostgresOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +179,7 @@ func TestPostgresClosedIsAnError(t *testing.T) {
 }
 
 func TestRetryable(t *testing.T) {
+	t.Parallel()
 	if store.Retryable(nil) || store.Retryable(errors.New("40001")) || store.Retryable(store.ErrExists) {
 		t.Fatal("a non-PostgreSQL error is retryable")
 	}

@@ -9,6 +9,7 @@
 package testpg
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -250,8 +251,36 @@ func (s *Server) Crash(kill bool) {
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		<-s.done
 	}
-	// Children the postmaster left (after SIGKILL) end with their group.
+	// Children the postmaster left (after SIGKILL) end with their group. A signal is
+	// delivered asynchronously, so wait until they have exited: a backend still exiting
+	// holds the shared memory and a restart refuses with "pre-existing shared memory
+	// block is still in use" (seen when the host is loaded).
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	for deadline := time.Now().Add(10 * time.Second); groupAlive(s.cmd.Process.Pid) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// groupAlive tells whether a process of the group is still running (zombies, which have
+// released their memory, do not count).
+func groupAlive(pgid int) bool {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces, so read after its ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
 }
 
 // Restart starts a crashed or stopped server again on its data and port.

@@ -33,6 +33,7 @@ func userWith(t *testing.T, subject, password string) *User {
 // right password, per user, across a reopened store; after the lock a new run starts; a
 // right password takes back only its own count; a user without a password counts nothing.
 func TestLockout(t *testing.T) {
+	// Not parallel: it counts bcrypt checks with the package-wide PasswordChecks.
 	dir := t.TempDir()
 	s := openStore(t, dir)
 	l := Lockout{Attempts: 3, Duration: time.Minute}
@@ -114,6 +115,7 @@ func TestLockout(t *testing.T) {
 // rest are refused as locked, and the right password afterwards is refused too — with a
 // right guess among the concurrent ones or not.
 func TestLockoutConcurrent(t *testing.T) {
+	// Not parallel: it counts bcrypt checks with the package-wide PasswordChecks.
 	const attempts, guesses = 5, 50
 	for _, tc := range []struct {
 		name      string

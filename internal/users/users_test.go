@@ -12,6 +12,7 @@ const alice = `{"subject":"psu-1","login_hints":["alice","alice@example.com"],"n
   "accounts":[{"AccountId":"22289","Nickname":"Bills","Currency":"GBP"},{"AccountId":"31820"}]}`
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	d, err := Parse([]byte("[" + alice + `,{"subject":"psu-2","login_hints":["bob"],"disabled":true,"accounts":[]}]`))
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +30,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, in, want string }{
 		{"not an array", `{"subject":"x"}`, "not a JSON array"},
 		{"unknown field", `[{"subject":"x","login_hints":["x"],"role":"admin"}]`, "unknown field"},
@@ -53,6 +55,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestLoadFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "users.json")
 	os.WriteFile(good, []byte("["+alice+"]"), 0o600)
@@ -70,6 +73,7 @@ func TestLoadFile(t *testing.T) {
 }
 
 func TestExampleUsersFile(t *testing.T) {
+	t.Parallel()
 	if _, err := LoadFile("../../examples/users.json"); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 // TestPageIsSelfContained: nothing is loaded from elsewhere, and the CSP hashes are of the
 // exact inline text the page carries.
 func TestPageIsSelfContained(t *testing.T) {
+	t.Parallel()
 	page := string(HTML)
 	for _, outside := range []string{"http://", "https://", "src=", "<link", "@import", "url("} {
 		if strings.Contains(page, outside) {
@@ -24,6 +25,7 @@ func TestPageIsSelfContained(t *testing.T) {
 
 // TestRenderBrand: the bank's name is text, never markup; its colour is in the hashed style.
 func TestRenderBrand(t *testing.T) {
+	t.Parallel()
 	page, csp := Render(Brand{Name: `Demo <b>Bank</b> & "Co"`, Color: "#00594f", Logo: "/ciba/branding/logo"})
 	css := Style(pageCSS, "#00594f")
 	for _, want := range []string{`Demo &lt;b&gt;Bank&lt;/b&gt; &amp; &#34;Co&#34;`, `<img src="/ciba/branding/logo" alt="">`, "<style>" + css + "</style>"} {

@@ -34,7 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ScanPages", testScanPages},
 		{"ScanStopsAndWrites", testScanStopsAndWrites},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
+		// Each case has its own store, so the cases run side by side.
+		t.Run(tc.name, func(t *testing.T) { t.Parallel(); tc.run(t, open(t)) })
 	}
 }
 
