@@ -160,7 +160,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.channels = append(a.channels, ch)
 	}
-	cas, err := loadCertPool(a.ClientCA)
+	cas, err := loadCertPool("client_ca", a.ClientCA)
 	if err != nil {
 		return err
 	}
@@ -309,17 +309,20 @@ func (a *App) bindingMessage() (*regexp.Regexp, error) {
 	return re, nil
 }
 
-func loadCertPool(path string) (*x509.CertPool, error) {
+// loadCertPool reads the PEM certificates of the file the option names: no pool for no
+// file, an error for a file without a certificate. client_ca and the smtp notifier's
+// ca_file load their CAs here.
+func loadCertPool(option, path string) (*x509.CertPool, error) {
 	if path == "" {
 		return nil, nil
 	}
 	pem, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("ciba: client_ca: %w", err)
+		return nil, fmt.Errorf("ciba: %s: %w", option, err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("ciba: client_ca %s holds no PEM certificate", path)
+		return nil, fmt.Errorf("ciba: %s %s holds no PEM certificate", option, path)
 	}
 	return pool, nil
 }
