@@ -273,7 +273,7 @@ func (a *App) Validate() error {
 	if _, err := a.bindingMessage(); err != nil {
 		return err
 	}
-	seen := make(map[string]bool, len(a.Clients))
+	ids := make([]string, len(a.Clients))
 	for i := range a.Clients {
 		if err := a.Clients[i].validate(); err != nil {
 			return fmt.Errorf("ciba: %w", err)
@@ -281,10 +281,10 @@ func (a *App) Validate() error {
 		if a.FAPI && a.Clients[i].DeliveryMode == "push" {
 			return fmt.Errorf("ciba: client %q: fapi does not allow push delivery", a.Clients[i].ID)
 		}
-		if seen[a.Clients[i].ID] {
-			return fmt.Errorf("ciba: client %q is defined twice", a.Clients[i].ID)
-		}
-		seen[a.Clients[i].ID] = true
+		ids[i] = a.Clients[i].ID
+	}
+	if err := clients.CheckUniqueIDs(ids); err != nil {
+		return fmt.Errorf("ciba: %w", err)
 	}
 	if err := a.Branding.validate(); err != nil {
 		return fmt.Errorf("ciba: %w", err)
