@@ -20,6 +20,7 @@ import (
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/keys"
+	"github.com/caddyciba/gateway/internal/op"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 	"github.com/caddyciba/gateway/internal/users"
@@ -283,10 +284,7 @@ func consentsCommand() *cobra.Command {
 			}
 			defer s.Close()
 			enc := json.NewEncoder(cmd.OutOrStdout())
-			return consent.Each(s, time.Now(), func(c *consent.Consent) error {
-				if (clientID != "" && c.ClientID != clientID) || (status != "" && string(c.Status) != status) {
-					return nil
-				}
+			return op.EachConsent(s, time.Now(), op.Filter{ClientID: clientID, Status: status}, func(c *consent.Consent) error {
 				line := consentLine{ConsentID: c.ID, ClientID: c.ClientID, Status: c.Status, Permissions: c.Permissions,
 					Accounts: c.AccountIDs, Created: c.CreatedAt}
 				if c.Expiration != nil {
