@@ -27,7 +27,7 @@ type Response struct {
 	Errors  []Item `json:"Errors"`
 }
 
-// Error codes of the v3.1 namespaced enumeration used outside the consent rules.
+// Error codes of the v3.1 namespaced enumeration (the consent rules use them too).
 const (
 	CodeResourceNotFound = "UK.OBIE.Resource.NotFound"
 	CodeInvalidFormat    = "UK.OBIE.Resource.InvalidFormat"
