@@ -12,6 +12,10 @@ import (
 	"github.com/google/uuid"
 )
 
+// InteractionHeader is x-fapi-interaction-id, which correlates a TPP's call across systems
+// (FAPI): every answer carries it, and an error body repeats it as its Id.
+const InteractionHeader = "X-Fapi-Interaction-Id"
+
 // Item is one OBError1.
 type Item struct {
 	ErrorCode string `json:"ErrorCode"`
@@ -150,7 +154,7 @@ func WriteError(w http.ResponseWriter, err error) {
 // writeBody writes the error body; its Id is the response's x-fapi-interaction-id,
 // so the TPP and the bank can find the call.
 func writeBody(w http.ResponseWriter, status int, message string, items []Item) {
-	id := w.Header().Get("X-Fapi-Interaction-Id")
+	id := w.Header().Get(InteractionHeader)
 	if id == "" {
 		id = uuid.NewString()
 	}
