@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -106,14 +104,7 @@ func join(parent, key string) string {
 
 // onlyKeys reports every member of obj not in allowed, in a stable order.
 func (v *validator) onlyKeys(obj map[string]json.RawMessage, path string, allowed ...string) {
-	var extra []string
-	for k := range obj {
-		if !slices.Contains(allowed, k) {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(extra)
-	for _, k := range extra {
+	for _, k := range obie.ExtraMembers(obj, allowed...) {
 		v.add(obie.CodeFieldUnexpected, "unexpected field", join(path, k))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -166,4 +167,18 @@ func writeBody(w http.ResponseWriter, status int, message string, items []Item) 
 		Message: message,
 		Errors:  items,
 	})
+}
+
+// ExtraMembers are the members of obj not in allowed, in name order: the Open Banking
+// schemas have additionalProperties false, so each is a CodeFieldUnexpected item. The
+// consent and payment body checks both find them here.
+func ExtraMembers[V any](obj map[string]V, allowed ...string) []string {
+	var extra []string
+	for k := range obj {
+		if !slices.Contains(allowed, k) {
+			extra = append(extra, k)
+		}
+	}
+	slices.Sort(extra)
+	return extra
 }
