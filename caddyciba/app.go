@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/keys"
+	"github.com/caddyciba/gateway/internal/obsig"
 	"github.com/caddyciba/gateway/internal/op"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/users"
@@ -108,6 +109,15 @@ type App struct {
 	// Branding is the bank's name, logo and colour on the approval page and the
 	// customer's access dashboard.
 	Branding *BrandingConfig `json:"branding,omitempty"`
+	// JWSIssuer is the http://openbanking.org.uk/iss of the x-jws-signature the gateway
+	// puts on the answers of the payment APIs (PISP, CBPII). Default: the issuer.
+	JWSIssuer string `json:"jws_issuer,omitempty"`
+	// JWSTrustAnchor is the http://openbanking.org.uk/tan the gateway signs with and
+	// expects in the clients' signatures. Default openbanking.org.uk.
+	JWSTrustAnchor string `json:"jws_trust_anchor,omitempty"`
+	// JWSVersion is the OB API version whose signature form is used: v3.1.0 to v3.1.3
+	// sign the unencoded body (b64 false), later versions do not. Default v3.1.10.
+	JWSVersion string `json:"jws_version,omitempty"`
 
 	provider *op.Provider
 	users    *users.Live
@@ -193,6 +203,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	bindingMessage, _ := a.bindingMessage()
+	signing, err := a.messageSigning(st, ring)
+	if err != nil {
+		return err
+	}
 	a.provider = op.New(op.Config{
 		Issuer:            a.Issuer,
 		MTLSBase:          a.MTLSBase,
@@ -211,6 +225,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Users:             a.users,
 		Channels:          a.channels,
 		Logger:            a.logger,
+		MessageSigning:    signing,
 	}, st, ring, reg)
 	// Background work starts last, once nothing above can fail; Cleanup stops it.
 	var background context.Context
@@ -272,6 +287,9 @@ func (a *App) Validate() error {
 	}
 	if _, err := a.bindingMessage(); err != nil {
 		return err
+	}
+	if _, err := obsig.FormOf(a.jwsVersion()); err != nil {
+		return fmt.Errorf("ciba: jws_version: %w", err)
 	}
 	ids := make([]string, len(a.Clients))
 	for i := range a.Clients {

@@ -40,6 +40,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		poll_interval    <duration>
 //		access_token_ttl <duration>
 //		fapi
+//		jws_issuer       <iss>     # x-jws-signature of the payment APIs' answers; default: issuer
+//		jws_trust_anchor <tan>     # default openbanking.org.uk
+//		jws_version      v3.1.x    # signature form (b64 false up to v3.1.3); default v3.1.10
 //		users            <file>
 //		client_ca        <pem file>
 //		max_deliveries   <n>
@@ -53,6 +56,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //			notification_endpoint <url>
 //			scopes                <scope...>
 //			certificate_bound
+//			jws_signature         [<iss>]
 //			rate_limit            <n>/s|<n>/m [burst <m>]
 //		}
 //		notifier webhook <url> {
@@ -123,6 +127,12 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 		return durationArg(d, &a.KeyRotation)
 	case "key_publish_lead":
 		return durationArg(d, &a.KeyPublishLead)
+	case "jws_issuer":
+		return oneArg(d, &a.JWSIssuer)
+	case "jws_trust_anchor":
+		return oneArg(d, &a.JWSTrustAnchor)
+	case "jws_version":
+		return oneArg(d, &a.JWSVersion)
 	case "fapi":
 		if d.NextArg() {
 			return d.ArgErr()
@@ -198,6 +208,15 @@ func unmarshalClient(d *caddyfile.Dispenser) (ClientConfig, error) {
 				err = d.ArgErr()
 			}
 			c.UserCode = true
+		case "jws_signature":
+			// A flag, optionally with the iss the client's signatures carry.
+			c.JWSSignature = true
+			if d.NextArg() {
+				c.JWSIssuer = d.Val()
+				if d.NextArg() {
+					err = d.ArgErr()
+				}
+			}
 		case "rate_limit":
 			c.RateLimit, err = unmarshalRateLimit(d)
 		default:

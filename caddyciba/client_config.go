@@ -53,6 +53,13 @@ type ClientConfig struct {
 	// from one bucket. Over the limit the answer is 429 with Retry-After. CIBA polling is
 	// never limited here: it keeps answering slow_down. Default: no limit.
 	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
+	// JWSSignature makes the gate verify the x-jws-signature (UK OB message signing, PS256)
+	// of the client's PISP and CBPII POSTs against its JWKS. Every client signs in fapi
+	// mode, whatever this says.
+	JWSSignature bool `json:"jws_signature,omitempty"`
+	// JWSIssuer is the http://openbanking.org.uk/iss the client's signatures carry (its
+	// organisation / software statement id). Default: the client id.
+	JWSIssuer string `json:"jws_issuer,omitempty"`
 }
 
 // RateLimitConfig is a token bucket: Rate sustained, Burst at once.
@@ -123,6 +130,11 @@ func (cc *ClientConfig) build(repl *caddy.Replacer) (*clients.Client, error) {
 		Scopes:               cc.Scopes,
 		CertificateBound:     cc.CertificateBound,
 		UserCode:             cc.UserCode,
+		JWSSignature:         cc.JWSSignature,
+		JWSIssuer:            cc.JWSIssuer,
+	}
+	if c.JWSIssuer == "" {
+		c.JWSIssuer = c.ID
 	}
 	if c.Name == "" {
 		c.Name = c.ID

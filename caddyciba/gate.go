@@ -19,6 +19,7 @@ import (
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/obie"
 	"github.com/caddyciba/gateway/internal/op"
+	"github.com/caddyciba/gateway/payment"
 )
 
 func init() {
@@ -43,6 +44,10 @@ func init() {
 // bank's answer (ranges, conditions, encodings, method and path overrides, cookies, the
 // names the client lists in Connection) and the client's own X-Ciba-* headers are
 // removed, and Accept is application/json.
+//
+// Under /open-banking/v3.1/pisp and /cbpii the same gate guards the payment and funds
+// confirmation endpoints (gate_payment.go): a path the account table does not know goes
+// there, so the account path carries no extra work.
 type Gate struct {
 	// SubjectHeader carries the user's subject to the upstream. Default X-Ciba-Subject.
 	SubjectHeader string `json:"subject_header,omitempty"`
@@ -127,6 +132,9 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	w.Header().Set(interactionHeader, id)
 	adm, refusal := g.provider.Admit(r)
 	if refusal != nil {
+		if op.PathUnknown(refusal) && payment.IsPaymentPath(r.URL.Path) {
+			return g.servePayment(w, r, next)
+		}
 		countRefusal(refusal.Status)
 		if refusal.Status >= http.StatusInternalServerError {
 			g.logger.Error("request refused", zap.String("interaction_id", id), zap.Error(refusal))

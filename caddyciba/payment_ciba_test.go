@@ -36,7 +36,7 @@ const payConsentBody = `{"Data":{"Initiation":{"InstructionIdentification":"ACME
 // paymentGateway starts the gateway with tpp-pay, a webhook notifier to the receiver it
 // returns, a 1s poll interval, and a users file where alice (PIN alicePIN) holds two
 // accounts with sort code and account numbers.
-func paymentGateway(t *testing.T) *receiver {
+func paymentCIBAGateway(t *testing.T) *receiver {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte(alicePIN), bcrypt.MinCost)
 	if err != nil {
@@ -143,7 +143,7 @@ func consentData(t *testing.T, collection, tok, id string) map[string]any {
 // debtor account. A denial rejects the next one; a funds-confirmation consent goes the
 // same way with its fixed account and gets a refresh token.
 func TestPaymentCIBA(t *testing.T) {
-	hook := paymentGateway(t)
+	hook := paymentCIBAGateway(t)
 	tok := payToken(t, "payments")
 
 	t.Run("approve", func(t *testing.T) {
@@ -226,7 +226,7 @@ func TestPaymentCIBA(t *testing.T) {
 // A payment from an account the user does not hold says so and can only be denied, which
 // rejects it.
 func TestPaymentApprovalPage(t *testing.T) {
-	hook := paymentGateway(t)
+	hook := paymentCIBAGateway(t)
 	newTab := phone(t)
 	tok := payToken(t, "payments")
 	id := createConsent(t, paymentConsentsURL, tok, payConsentBody)

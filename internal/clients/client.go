@@ -65,6 +65,11 @@ type Client struct {
 	// RateLimit bounds the client's /token (client credentials, refresh) and
 	// /bc-authorize calls; nil is no limit.
 	RateLimit *ratelimit.Rate
+	// JWSSignature: the client signs its PISP and CBPII POSTs with x-jws-signature (UK OB
+	// message signing), verified against JWKS; JWSIssuer is the
+	// http://openbanking.org.uk/iss its signatures carry.
+	JWSSignature bool
+	JWSIssuer    string
 
 	secret secretHash
 }

@@ -94,7 +94,16 @@ func (p *Provider) ServeDiscovery(w http.ResponseWriter, r *http.Request) {
 	oauth.WriteJSON(w, http.StatusOK, p.Metadata())
 }
 
-// ServeJWKS answers GET /jwks with the public signing keys.
+// ServeJWKS answers GET /jwks with the public signing keys, with the PS256 keys of the
+// payment APIs' x-jws-signature when they are a ring of their own (signing_alg not PS256).
 func (p *Provider) ServeJWKS(w http.ResponseWriter, r *http.Request) {
-	oauth.WriteJSON(w, http.StatusOK, p.Keys.PublicSet())
+	set := p.Keys.PublicSet()
+	if ms := p.MessageSigning.Keys; ms != nil && ms != p.Keys {
+		extra := ms.PublicSet()
+		for i := 0; i < extra.Len(); i++ {
+			k, _ := extra.Key(i)
+			_ = set.AddKey(k)
+		}
+	}
+	oauth.WriteJSON(w, http.StatusOK, set)
 }

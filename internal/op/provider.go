@@ -64,6 +64,8 @@ type Config struct {
 	Channels []notifier.Channel
 	// Logger is the root of the provider's logs (ciba.flow, ciba.delivery); none when nil.
 	Logger *zap.Logger
+	// MessageSigning is the UK OB x-jws-signature of the payment APIs (payment_gate.go).
+	MessageSigning MessageSigning
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
