@@ -170,7 +170,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.channels = append(a.channels, ch)
 	}
-	cas, err := loadCertPool(a.ClientCA)
+	cas, err := loadCertPool("client_ca", a.ClientCA)
 	if err != nil {
 		return err
 	}
@@ -291,7 +291,7 @@ func (a *App) Validate() error {
 	if _, err := obsig.FormOf(a.jwsVersion()); err != nil {
 		return fmt.Errorf("ciba: jws_version: %w", err)
 	}
-	seen := make(map[string]bool, len(a.Clients))
+	ids := make([]string, len(a.Clients))
 	for i := range a.Clients {
 		if err := a.Clients[i].validate(); err != nil {
 			return fmt.Errorf("ciba: %w", err)
@@ -299,10 +299,10 @@ func (a *App) Validate() error {
 		if a.FAPI && a.Clients[i].DeliveryMode == "push" {
 			return fmt.Errorf("ciba: client %q: fapi does not allow push delivery", a.Clients[i].ID)
 		}
-		if seen[a.Clients[i].ID] {
-			return fmt.Errorf("ciba: client %q is defined twice", a.Clients[i].ID)
-		}
-		seen[a.Clients[i].ID] = true
+		ids[i] = a.Clients[i].ID
+	}
+	if err := clients.CheckUniqueIDs(ids); err != nil {
+		return fmt.Errorf("ciba: %w", err)
 	}
 	if err := a.Branding.validate(); err != nil {
 		return fmt.Errorf("ciba: %w", err)
@@ -327,17 +327,20 @@ func (a *App) bindingMessage() (*regexp.Regexp, error) {
 	return re, nil
 }
 
-func loadCertPool(path string) (*x509.CertPool, error) {
+// loadCertPool reads the PEM certificates of the file the option names: no pool for no
+// file, an error for a file without a certificate. client_ca and the smtp notifier's
+// ca_file load their CAs here.
+func loadCertPool(option, path string) (*x509.CertPool, error) {
 	if path == "" {
 		return nil, nil
 	}
 	pem, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("ciba: client_ca: %w", err)
+		return nil, fmt.Errorf("ciba: %s: %w", option, err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("ciba: client_ca %s holds no PEM certificate", path)
+		return nil, fmt.Errorf("ciba: %s %s holds no PEM certificate", option, path)
 	}
 	return pool, nil
 }

@@ -80,9 +80,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	if a.Issuer == "" {
-		return fmt.Errorf("ciba: issuer is required, at %s:%d", file, line)
-	}
+	// Validate checks every setting, the required issuer included; the place is added here.
 	if err := a.Validate(); err != nil {
 		return fmt.Errorf("%w, at %s:%d", err, file, line)
 	}

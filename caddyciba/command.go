@@ -2,11 +2,6 @@ package caddyciba
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +19,8 @@ import (
 
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/clients"
+	"github.com/caddyciba/gateway/internal/keys"
+	"github.com/caddyciba/gateway/internal/op"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 	"github.com/caddyciba/gateway/internal/users"
@@ -184,6 +181,10 @@ func appendUser(path string, u map[string]any) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// clientRSABits is the modulus size of the PS256 client keys keygen makes: a client key
+// lives as long as the TPP keeps it, so it is larger than the gateway's rotated keys.
+const clientRSABits = 3072
+
 func keygenCommand() *cobra.Command {
 	var alg, kid, out string
 	var force bool
@@ -200,32 +201,16 @@ func keygenCommand() *cobra.Command {
 					}
 				}
 			}
-			var raw any
-			var err error
-			switch alg {
-			case "ES256":
-				raw, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			case "PS256":
-				raw, err = rsa.GenerateKey(rand.Reader, 3072)
-			case "EdDSA":
-				_, raw, err = ed25519.GenerateKey(rand.Reader)
-			default:
+			sigAlg, err := keys.ParseAlg(alg)
+			if err != nil {
 				return fmt.Errorf("--alg %q: ES256, PS256 or EdDSA", alg)
-			}
-			if err != nil {
-				return err
-			}
-			private, err := jwk.FromRaw(raw)
-			if err != nil {
-				return err
 			}
 			if kid == "" {
 				kid = fmt.Sprintf("%s-%d", strings.ToLower(alg), time.Now().Unix())
 			}
-			for k, v := range map[string]string{jwk.KeyIDKey: kid, jwk.AlgorithmKey: alg, jwk.KeyUsageKey: "sig"} {
-				if err := private.Set(k, v); err != nil {
-					return err
-				}
+			private, err := keys.NewSigningKey(sigAlg, kid, clientRSABits)
+			if err != nil {
+				return err
 			}
 			public, err := jwk.PublicKeyOf(private)
 			if err != nil {
@@ -299,10 +284,7 @@ func consentsCommand() *cobra.Command {
 			}
 			defer s.Close()
 			enc := json.NewEncoder(cmd.OutOrStdout())
-			return consent.Each(s, time.Now(), func(c *consent.Consent) error {
-				if (clientID != "" && c.ClientID != clientID) || (status != "" && string(c.Status) != status) {
-					return nil
-				}
+			return op.EachConsent(s, time.Now(), op.Filter{ClientID: clientID, Status: status}, func(c *consent.Consent) error {
 				line := consentLine{ConsentID: c.ID, ClientID: c.ClientID, Status: c.Status, Permissions: c.Permissions,
 					Accounts: c.AccountIDs, Created: c.CreatedAt}
 				if c.Expiration != nil {

@@ -4,10 +4,12 @@ import (
 	"net/http"
 
 	"github.com/google/uuid"
+
+	"github.com/caddyciba/gateway/internal/obie"
 )
 
 // interactionHeader correlates a TPP's call across systems (FAPI); every answer carries it.
-const interactionHeader = "X-Fapi-Interaction-Id"
+const interactionHeader = obie.InteractionHeader
 
 // interactionID echoes the caller's x-fapi-interaction-id when it is a UUID, as FAPI asks,
 // and makes one otherwise.

@@ -2,10 +2,8 @@ package caddyciba
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 
 	"go.uber.org/zap"
@@ -89,15 +87,11 @@ func (nc *NotifierConfig) build(repl *caddy.Replacer, logger *zap.Logger) (notif
 	case "smtp":
 		s := nc.smtp()
 		s.Password = repl.ReplaceAll(nc.Password, "")
-		if nc.CAFile != "" {
-			pem, err := os.ReadFile(nc.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("ciba: notifier smtp ca_file: %w", err)
-			}
-			roots := x509.NewCertPool()
-			if !roots.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ciba: notifier smtp ca_file %s holds no PEM certificate", nc.CAFile)
-			}
+		roots, err := loadCertPool("notifier smtp ca_file", nc.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		if roots != nil {
 			s.TLSConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 		}
 		return s, nil

@@ -4,19 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
 	"time"
-)
 
-// Open Banking error codes the consent rules use.
-const (
-	CodeFieldInvalid     = "UK.OBIE.Field.Invalid"
-	CodeFieldInvalidDate = "UK.OBIE.Field.InvalidDate"
-	CodeFieldMissing     = "UK.OBIE.Field.Missing"
-	CodeFieldUnexpected  = "UK.OBIE.Field.Unexpected"
-	CodeInvalidFormat    = "UK.OBIE.Resource.InvalidFormat"
+	"github.com/caddyciba/gateway/internal/obie"
 )
 
 // Problem is one thing wrong with a request, as an Open Banking error item.
@@ -53,7 +44,7 @@ const MaxRequestBytes = 16 << 10
 func ParseRequest(body []byte, now time.Time) (*Request, error) {
 	var top map[string]json.RawMessage
 	if err := decodeObject(body, &top); err != nil {
-		return nil, &InvalidError{[]Problem{{CodeInvalidFormat, "the body is not a JSON object", ""}}}
+		return nil, &InvalidError{[]Problem{{obie.CodeInvalidFormat, "the body is not a JSON object", ""}}}
 	}
 	v := &validator{}
 	v.onlyKeys(top, "", "Data", "Risk")
@@ -71,10 +62,10 @@ func ParseRequest(body []byte, now time.Time) (*Request, error) {
 		req.TransactionFrom = v.date(data, "TransactionFromDateTime")
 		req.TransactionTo = v.date(data, "TransactionToDateTime")
 		if req.Expiration != nil && !req.Expiration.Time.After(now) {
-			v.add(CodeFieldInvalidDate, "ExpirationDateTime must be in the future", "Data.ExpirationDateTime")
+			v.add(obie.CodeFieldInvalidDate, "ExpirationDateTime must be in the future", "Data.ExpirationDateTime")
 		}
 		if req.TransactionFrom != nil && req.TransactionTo != nil && req.TransactionTo.Time.Before(req.TransactionFrom.Time) {
-			v.add(CodeFieldInvalidDate, "TransactionToDateTime is before TransactionFromDateTime", "Data.TransactionToDateTime")
+			v.add(obie.CodeFieldInvalidDate, "TransactionToDateTime is before TransactionFromDateTime", "Data.TransactionToDateTime")
 		}
 	}
 	if len(v.problems) > 0 {
@@ -113,15 +104,8 @@ func join(parent, key string) string {
 
 // onlyKeys reports every member of obj not in allowed, in a stable order.
 func (v *validator) onlyKeys(obj map[string]json.RawMessage, path string, allowed ...string) {
-	var extra []string
-	for k := range obj {
-		if !slices.Contains(allowed, k) {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(extra)
-	for _, k := range extra {
-		v.add(CodeFieldUnexpected, "unexpected field", join(path, k))
+	for _, k := range obie.ExtraMembers(obj, allowed...) {
+		v.add(obie.CodeFieldUnexpected, "unexpected field", join(path, k))
 	}
 }
 
@@ -129,11 +113,11 @@ func (v *validator) onlyKeys(obj map[string]json.RawMessage, path string, allowe
 func (v *validator) object(parent map[string]json.RawMessage, key, path string, dst *map[string]json.RawMessage) bool {
 	raw, ok := parent[key]
 	if !ok {
-		v.add(CodeFieldMissing, key+" is required", join(path, key))
+		v.add(obie.CodeFieldMissing, key+" is required", join(path, key))
 		return false
 	}
 	if err := decodeObject(raw, dst); err != nil {
-		v.add(CodeFieldInvalid, key+" must be an object", join(path, key))
+		v.add(obie.CodeFieldInvalid, key+" must be an object", join(path, key))
 		*dst = nil
 		return false
 	}
@@ -144,16 +128,16 @@ func (v *validator) permissions(data map[string]json.RawMessage) []Permission {
 	const path = "Data.Permissions"
 	raw, ok := data["Permissions"]
 	if !ok {
-		v.add(CodeFieldMissing, "Permissions is required", path)
+		v.add(obie.CodeFieldMissing, "Permissions is required", path)
 		return nil
 	}
 	var codes []string
 	if err := json.Unmarshal(raw, &codes); err != nil || codes == nil {
-		v.add(CodeFieldInvalid, "Permissions must be an array of permission codes", path)
+		v.add(obie.CodeFieldInvalid, "Permissions must be an array of permission codes", path)
 		return nil
 	}
 	if len(codes) == 0 {
-		v.add(CodeFieldInvalid, "Permissions must not be empty", path)
+		v.add(obie.CodeFieldInvalid, "Permissions must not be empty", path)
 		return nil
 	}
 	perms := make([]Permission, 0, len(codes))
@@ -162,24 +146,24 @@ func (v *validator) permissions(data map[string]json.RawMessage) []Permission {
 		p := Permission(c)
 		switch {
 		case !p.Known():
-			v.add(CodeFieldInvalid, fmt.Sprintf("unsupported permission %q", c), path)
+			v.add(obie.CodeFieldInvalid, fmt.Sprintf("unsupported permission %q", c), path)
 		case seen[p]:
-			v.add(CodeFieldInvalid, fmt.Sprintf("permission %s is listed twice", c), path)
+			v.add(obie.CodeFieldInvalid, fmt.Sprintf("permission %s is listed twice", c), path)
 		default:
 			seen[p] = true
 			perms = append(perms, p)
 		}
 	}
 	if !seen[ReadAccountsBasic] && !seen[ReadAccountsDetail] {
-		v.add(CodeFieldInvalid, "Permissions must include ReadAccountsBasic or ReadAccountsDetail", path)
+		v.add(obie.CodeFieldInvalid, "Permissions must include ReadAccountsBasic or ReadAccountsDetail", path)
 	}
 	listing := seen[ReadTransactionsBasic] || seen[ReadTransactionsDetail]
 	direction := seen[ReadTransactionsCredits] || seen[ReadTransactionsDebits]
 	if listing && !direction {
-		v.add(CodeFieldInvalid, "ReadTransactionsBasic or ReadTransactionsDetail needs ReadTransactionsCredits or ReadTransactionsDebits", path)
+		v.add(obie.CodeFieldInvalid, "ReadTransactionsBasic or ReadTransactionsDetail needs ReadTransactionsCredits or ReadTransactionsDebits", path)
 	}
 	if direction && !listing {
-		v.add(CodeFieldInvalid, "ReadTransactionsCredits or ReadTransactionsDebits needs ReadTransactionsBasic or ReadTransactionsDetail", path)
+		v.add(obie.CodeFieldInvalid, "ReadTransactionsCredits or ReadTransactionsDebits needs ReadTransactionsBasic or ReadTransactionsDetail", path)
 	}
 	return perms
 }
@@ -192,12 +176,12 @@ func (v *validator) date(data map[string]json.RawMessage, key string) *Date {
 	path := "Data." + key
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		v.add(CodeFieldInvalid, key+" must be an ISO 8601 date-time string", path)
+		v.add(obie.CodeFieldInvalid, key+" must be an ISO 8601 date-time string", path)
 		return nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		v.add(CodeFieldInvalid, key+" must be an ISO 8601 date-time with a time zone", path)
+		v.add(obie.CodeFieldInvalid, key+" must be an ISO 8601 date-time with a time zone", path)
 		return nil
 	}
 	return &Date{Raw: s, Time: t}

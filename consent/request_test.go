@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/caddyciba/gateway/internal/obie"
 )
 
 var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -40,34 +42,34 @@ func TestParseRequestRules(t *testing.T) {
 		name, body string
 		code, path string
 	}{
-		{"not JSON", `{"Data":`, CodeInvalidFormat, ""},
-		{"array body", `[]`, CodeInvalidFormat, ""},
-		{"trailing data", `{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}} {}`, CodeInvalidFormat, ""},
-		{"no Data", `{"Risk":{}}`, CodeFieldMissing, "Data"},
-		{"no Risk", `{"Data":{"Permissions":["ReadAccountsBasic"]}}`, CodeFieldMissing, "Risk"},
-		{"Data not an object", `{"Data":[],"Risk":{}}`, CodeFieldInvalid, "Data"},
-		{"Data null", `{"Data":null,"Risk":{}}`, CodeFieldInvalid, "Data"},
-		{"lower-case field", `{"data":{"Permissions":["ReadAccountsBasic"]},"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}}`, CodeFieldUnexpected, "data"},
-		{"unknown Data field", `{"Data":{"Permissions":["ReadAccountsBasic"],"AccountIds":["1"]},"Risk":{}}`, CodeFieldUnexpected, "Data.AccountIds"},
-		{"Risk with members", `{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{"Merchant":"x"}}`, CodeFieldUnexpected, "Risk.Merchant"},
-		{"no Permissions", `{"Data":{},"Risk":{}}`, CodeFieldMissing, "Data.Permissions"},
-		{"empty Permissions", `{"Data":{"Permissions":[]},"Risk":{}}`, CodeFieldInvalid, "Data.Permissions"},
-		{"Permissions not an array", `{"Data":{"Permissions":"ReadAccountsBasic"},"Risk":{}}`, CodeFieldInvalid, "Data.Permissions"},
-		{"unknown code", `{"Data":{"Permissions":["ReadAccountsBasic","ReadEverything"]},"Risk":{}}`, CodeFieldInvalid, "Data.Permissions"},
-		{"code listed twice", `{"Data":{"Permissions":["ReadAccountsBasic","ReadAccountsBasic"]},"Risk":{}}`, CodeFieldInvalid, "Data.Permissions"},
-		{"no accounts permission", `{"Data":{"Permissions":["ReadBalances"]},"Risk":{}}`, CodeFieldInvalid, "Data.Permissions"},
-		{"transactions basic without direction", `{"Data":{"Permissions":["ReadAccountsBasic","ReadTransactionsBasic"]},"Risk":{}}`, CodeFieldInvalid, "Data.Permissions"},
-		{"transactions detail without direction", `{"Data":{"Permissions":["ReadAccountsBasic","ReadTransactionsDetail"]},"Risk":{}}`, CodeFieldInvalid, "Data.Permissions"},
-		{"credits without listing", `{"Data":{"Permissions":["ReadAccountsBasic","ReadTransactionsCredits"]},"Risk":{}}`, CodeFieldInvalid, "Data.Permissions"},
-		{"debits without listing", `{"Data":{"Permissions":["ReadAccountsBasic","ReadTransactionsDebits"]},"Risk":{}}`, CodeFieldInvalid, "Data.Permissions"},
-		{"expiration not a date", `{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"next year"},"Risk":{}}`, CodeFieldInvalid, "Data.ExpirationDateTime"},
-		{"expiration without zone", `{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"2027-01-01T00:00:00"},"Risk":{}}`, CodeFieldInvalid, "Data.ExpirationDateTime"},
-		{"expiration a number", `{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":1800000000},"Risk":{}}`, CodeFieldInvalid, "Data.ExpirationDateTime"},
-		{"expiration in the past", `{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"2026-11-24T11:59:59+00:00"},"Risk":{}}`, CodeFieldInvalidDate, "Data.ExpirationDateTime"},
-		{"expiration now", `{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"2026-11-24T12:00:00Z"},"Risk":{}}`, CodeFieldInvalidDate, "Data.ExpirationDateTime"},
-		{"from not a date", `{"Data":{"Permissions":["ReadAccountsBasic"],"TransactionFromDateTime":"2026-13-01T00:00:00Z"},"Risk":{}}`, CodeFieldInvalid, "Data.TransactionFromDateTime"},
-		{"to not a date", `{"Data":{"Permissions":["ReadAccountsBasic"],"TransactionToDateTime":""},"Risk":{}}`, CodeFieldInvalid, "Data.TransactionToDateTime"},
-		{"to before from", `{"Data":{"Permissions":["ReadAccountsBasic"],"TransactionFromDateTime":"2026-06-01T00:00:00Z","TransactionToDateTime":"2026-05-01T00:00:00Z"},"Risk":{}}`, CodeFieldInvalidDate, "Data.TransactionToDateTime"},
+		{"not JSON", `{"Data":`, obie.CodeInvalidFormat, ""},
+		{"array body", `[]`, obie.CodeInvalidFormat, ""},
+		{"trailing data", `{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}} {}`, obie.CodeInvalidFormat, ""},
+		{"no Data", `{"Risk":{}}`, obie.CodeFieldMissing, "Data"},
+		{"no Risk", `{"Data":{"Permissions":["ReadAccountsBasic"]}}`, obie.CodeFieldMissing, "Risk"},
+		{"Data not an object", `{"Data":[],"Risk":{}}`, obie.CodeFieldInvalid, "Data"},
+		{"Data null", `{"Data":null,"Risk":{}}`, obie.CodeFieldInvalid, "Data"},
+		{"lower-case field", `{"data":{"Permissions":["ReadAccountsBasic"]},"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{}}`, obie.CodeFieldUnexpected, "data"},
+		{"unknown Data field", `{"Data":{"Permissions":["ReadAccountsBasic"],"AccountIds":["1"]},"Risk":{}}`, obie.CodeFieldUnexpected, "Data.AccountIds"},
+		{"Risk with members", `{"Data":{"Permissions":["ReadAccountsBasic"]},"Risk":{"Merchant":"x"}}`, obie.CodeFieldUnexpected, "Risk.Merchant"},
+		{"no Permissions", `{"Data":{},"Risk":{}}`, obie.CodeFieldMissing, "Data.Permissions"},
+		{"empty Permissions", `{"Data":{"Permissions":[]},"Risk":{}}`, obie.CodeFieldInvalid, "Data.Permissions"},
+		{"Permissions not an array", `{"Data":{"Permissions":"ReadAccountsBasic"},"Risk":{}}`, obie.CodeFieldInvalid, "Data.Permissions"},
+		{"unknown code", `{"Data":{"Permissions":["ReadAccountsBasic","ReadEverything"]},"Risk":{}}`, obie.CodeFieldInvalid, "Data.Permissions"},
+		{"code listed twice", `{"Data":{"Permissions":["ReadAccountsBasic","ReadAccountsBasic"]},"Risk":{}}`, obie.CodeFieldInvalid, "Data.Permissions"},
+		{"no accounts permission", `{"Data":{"Permissions":["ReadBalances"]},"Risk":{}}`, obie.CodeFieldInvalid, "Data.Permissions"},
+		{"transactions basic without direction", `{"Data":{"Permissions":["ReadAccountsBasic","ReadTransactionsBasic"]},"Risk":{}}`, obie.CodeFieldInvalid, "Data.Permissions"},
+		{"transactions detail without direction", `{"Data":{"Permissions":["ReadAccountsBasic","ReadTransactionsDetail"]},"Risk":{}}`, obie.CodeFieldInvalid, "Data.Permissions"},
+		{"credits without listing", `{"Data":{"Permissions":["ReadAccountsBasic","ReadTransactionsCredits"]},"Risk":{}}`, obie.CodeFieldInvalid, "Data.Permissions"},
+		{"debits without listing", `{"Data":{"Permissions":["ReadAccountsBasic","ReadTransactionsDebits"]},"Risk":{}}`, obie.CodeFieldInvalid, "Data.Permissions"},
+		{"expiration not a date", `{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"next year"},"Risk":{}}`, obie.CodeFieldInvalid, "Data.ExpirationDateTime"},
+		{"expiration without zone", `{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"2027-01-01T00:00:00"},"Risk":{}}`, obie.CodeFieldInvalid, "Data.ExpirationDateTime"},
+		{"expiration a number", `{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":1800000000},"Risk":{}}`, obie.CodeFieldInvalid, "Data.ExpirationDateTime"},
+		{"expiration in the past", `{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"2026-11-24T11:59:59+00:00"},"Risk":{}}`, obie.CodeFieldInvalidDate, "Data.ExpirationDateTime"},
+		{"expiration now", `{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"2026-11-24T12:00:00Z"},"Risk":{}}`, obie.CodeFieldInvalidDate, "Data.ExpirationDateTime"},
+		{"from not a date", `{"Data":{"Permissions":["ReadAccountsBasic"],"TransactionFromDateTime":"2026-13-01T00:00:00Z"},"Risk":{}}`, obie.CodeFieldInvalid, "Data.TransactionFromDateTime"},
+		{"to not a date", `{"Data":{"Permissions":["ReadAccountsBasic"],"TransactionToDateTime":""},"Risk":{}}`, obie.CodeFieldInvalid, "Data.TransactionToDateTime"},
+		{"to before from", `{"Data":{"Permissions":["ReadAccountsBasic"],"TransactionFromDateTime":"2026-06-01T00:00:00Z","TransactionToDateTime":"2026-05-01T00:00:00Z"},"Risk":{}}`, obie.CodeFieldInvalidDate, "Data.TransactionToDateTime"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseRequest([]byte(tc.body), now)

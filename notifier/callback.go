@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/caddyciba/gateway/internal/backoff"
 )
 
 // Callback POSTs JSON to a TPP's client notification endpoint with its Bearer
@@ -35,5 +37,5 @@ func (c *Callback) Attempt(ctx context.Context, endpoint, bearer string, body []
 
 // Backoff is the wait after the given failed attempt (1 for the first).
 func (c *Callback) Backoff(attempt int) time.Duration {
-	return Backoff(c.FirstBackoff, c.MaxBackoff, attempt)
+	return backoff.Wait(c.FirstBackoff, c.MaxBackoff, attempt)
 }

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/caddyciba/gateway/internal/backoff"
 )
 
 // AttemptTimeout bounds one delivery attempt, from dialling to the answer's last byte.
@@ -81,17 +82,6 @@ type Attempter interface {
 	Backoff(attempt int) time.Duration
 }
 
-// Backoff is a jittered exponential backoff: first after the first failed attempt,
-// doubling up to most, each wait drawn from its upper half.
-func Backoff(first, most time.Duration, attempt int) time.Duration {
-	wait := first
-	for i := 1; i < attempt && wait < most; i++ {
-		wait *= 2
-	}
-	wait = min(wait, most)
-	return wait/2 + rand.N(wait/2+1)
-}
-
 // retrying repeats attempt with jittered exponential backoff until it succeeds, says not
 // to retry, or ctx ends (the request's expiry).
 func retrying(ctx context.Context, first, most time.Duration, attempt func() (bool, error)) error {
@@ -106,7 +96,7 @@ func retrying(ctx context.Context, first, most time.Duration, attempt func() (bo
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w (last attempt: %v)", ctx.Err(), err)
-		case <-time.After(Backoff(first, most, n)):
+		case <-time.After(backoff.Wait(first, most, n)):
 		}
 	}
 }

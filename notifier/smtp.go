@@ -17,6 +17,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/caddyciba/gateway/internal/backoff"
 )
 
 // SMTP security modes.
@@ -99,7 +101,7 @@ func (s *SMTP) Attempt(ctx context.Context, n *Notification) (bool, error) {
 
 // Backoff implements Attempter.
 func (s *SMTP) Backoff(attempt int) time.Duration {
-	return Backoff(time.Second, 30*time.Second, attempt)
+	return backoff.Wait(time.Second, 30*time.Second, attempt)
 }
 
 func (s *SMTP) send(ctx context.Context, to string, msg []byte) error {

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/caddyciba/gateway/internal/backoff"
 )
 
 // Webhook POSTs notifications as JSON, signed the Standard Webhooks way, to the bank's
@@ -75,7 +77,7 @@ func (w *Webhook) Attempt(ctx context.Context, n *Notification) (bool, error) {
 
 // Backoff implements Attempter.
 func (w *Webhook) Backoff(attempt int) time.Duration {
-	return Backoff(w.FirstBackoff, w.MaxBackoff, attempt)
+	return backoff.Wait(w.FirstBackoff, w.MaxBackoff, attempt)
 }
 
 // Sign is the Standard Webhooks signature: base64 of HMAC-SHA256 over "id.timestamp.body".

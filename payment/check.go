@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -31,14 +30,7 @@ func (c *checker) err(message string) error {
 // only reports every member of obj not in allowed (the schemas have additionalProperties
 // false), in name order.
 func (c *checker) only(obj map[string]any, path string, allowed ...string) {
-	var extra []string
-	for k := range obj {
-		if !slices.Contains(allowed, k) {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(extra)
-	for _, k := range extra {
+	for _, k := range obie.ExtraMembers(obj, allowed...) {
 		c.add(obie.CodeFieldUnexpected, join(path, k), "unexpected field")
 	}
 }

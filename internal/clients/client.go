@@ -170,14 +170,31 @@ type Registry struct {
 
 // NewRegistry indexes the clients by id; ids must be unique.
 func NewRegistry(list []*Client, cas *x509.CertPool) (*Registry, error) {
+	ids := make([]string, len(list))
+	for i, c := range list {
+		ids[i] = c.ID
+	}
+	if err := CheckUniqueIDs(ids); err != nil {
+		return nil, err
+	}
 	r := &Registry{byID: make(map[string]*Client, len(list)), ClientCAs: cas}
 	for _, c := range list {
-		if _, dup := r.byID[c.ID]; dup {
-			return nil, fmt.Errorf("client %q is defined twice", c.ID)
-		}
 		r.byID[c.ID] = c
 	}
 	return r, nil
+}
+
+// CheckUniqueIDs names the first client id that stands twice in ids. The config is
+// checked with it before any client is built, and NewRegistry keeps it as an invariant.
+func CheckUniqueIDs(ids []string) error {
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			return fmt.Errorf("client %q is defined twice", id)
+		}
+		seen[id] = true
+	}
+	return nil
 }
 
 // Lookup returns the client or nil.

@@ -1,6 +1,7 @@
 package clients
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -24,5 +25,26 @@ func TestSecretHash(t *testing.T) {
 		if err := (&Client{}).SetSecretHash(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestCheckUniqueIDs(t *testing.T) {
+	tests := []struct {
+		ids  []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"a", "b", "c"}, ""},
+		{[]string{"a", "b", "a", "b"}, `client "a" is defined twice`},
+		{[]string{"a", "b", "b"}, `client "b" is defined twice`},
+	}
+	for _, tt := range tests {
+		err := CheckUniqueIDs(tt.ids)
+		if got := fmt.Sprint(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+			t.Errorf("CheckUniqueIDs(%q) = %v, want %q", tt.ids, err, tt.want)
+		}
+	}
+	if _, err := NewRegistry([]*Client{{ID: "a"}, {ID: "a"}}, nil); err == nil {
+		t.Error("NewRegistry took one id twice")
 	}
 }

@@ -203,7 +203,18 @@ func (k *Keyring) Rotate(lead, keep time.Duration, due func(newest time.Time) bo
 }
 
 func newKey(alg jwa.SignatureAlgorithm) (json.RawMessage, error) {
-	raw, err := generate(alg)
+	key, err := NewSigningKey(alg, "", rsaBits)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(key)
+}
+
+// NewSigningKey makes a private JWK for alg with its alg and use ("sig") set. kid names
+// it; an empty kid is the key's thumbprint. rsaBits is the modulus size of a PS256 key.
+// The gateway's keyring and `caddy ciba keygen` (client keys) both make keys here.
+func NewSigningKey(alg jwa.SignatureAlgorithm, kid string, rsaBits int) (jwk.Key, error) {
+	raw, err := generate(alg, rsaBits)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +222,12 @@ func newKey(alg jwa.SignatureAlgorithm) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := jwk.AssignKeyID(key); err != nil {
+	if kid == "" {
+		err = jwk.AssignKeyID(key)
+	} else {
+		err = key.Set(jwk.KeyIDKey, kid)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := key.Set(jwk.AlgorithmKey, alg); err != nil {
@@ -220,10 +236,10 @@ func newKey(alg jwa.SignatureAlgorithm) (json.RawMessage, error) {
 	if err := key.Set(jwk.KeyUsageKey, jwk.ForSignature); err != nil {
 		return nil, err
 	}
-	return json.Marshal(key)
+	return key, nil
 }
 
-func generate(alg jwa.SignatureAlgorithm) (any, error) {
+func generate(alg jwa.SignatureAlgorithm, rsaBits int) (any, error) {
 	switch alg {
 	case jwa.PS256:
 		return rsa.GenerateKey(rand.Reader, rsaBits)

@@ -90,3 +90,43 @@ func TestParseAlg(t *testing.T) {
 		}
 	}
 }
+
+func TestNewSigningKey(t *testing.T) {
+	tests := []struct {
+		alg     jwa.SignatureAlgorithm
+		kid     string
+		rsaBits int
+	}{
+		{jwa.ES256, "client-1", 0},
+		{jwa.EdDSA, "", 0},
+		{jwa.PS256, "", 2048},
+		{jwa.PS256, "client-rsa", 3072},
+	}
+	for _, tt := range tests {
+		key, err := NewSigningKey(tt.alg, tt.kid, tt.rsaBits)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.alg, err)
+		}
+		if tt.kid != "" && key.KeyID() != tt.kid || key.KeyID() == "" {
+			t.Errorf("%s: kid %q, want %q (or a thumbprint when empty)", tt.alg, key.KeyID(), tt.kid)
+		}
+		if key.Algorithm().String() != tt.alg.String() || key.KeyUsage() != string(jwk.ForSignature) {
+			t.Errorf("%s: alg %s use %s", tt.alg, key.Algorithm(), key.KeyUsage())
+		}
+		if isPriv, _ := jwk.IsPrivateKey(key); !isPriv {
+			t.Errorf("%s: not a private key", tt.alg)
+		}
+		if tt.rsaBits != 0 {
+			var raw any
+			if err := key.Raw(&raw); err != nil {
+				t.Fatal(err)
+			}
+			if n := raw.(interface{ Size() int }).Size() * 8; n != tt.rsaBits {
+				t.Errorf("RSA key of %d bits, want %d", n, tt.rsaBits)
+			}
+		}
+	}
+	if _, err := NewSigningKey(jwa.HS256, "", 0); err == nil {
+		t.Error("made an HS256 signing key")
+	}
+}

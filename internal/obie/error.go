@@ -6,11 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 )
+
+// InteractionHeader is x-fapi-interaction-id, which correlates a TPP's call across systems
+// (FAPI): every answer carries it, and an error body repeats it as its Id.
+const InteractionHeader = "X-Fapi-Interaction-Id"
 
 // Item is one OBError1.
 type Item struct {
@@ -27,7 +32,7 @@ type Response struct {
 	Errors  []Item `json:"Errors"`
 }
 
-// Error codes of the v3.1 namespaced enumeration used outside the consent rules.
+// Error codes of the v3.1 namespaced enumeration (the consent rules use them too).
 const (
 	CodeResourceNotFound = "UK.OBIE.Resource.NotFound"
 	CodeInvalidFormat    = "UK.OBIE.Resource.InvalidFormat"
@@ -150,7 +155,7 @@ func WriteError(w http.ResponseWriter, err error) {
 // writeBody writes the error body; its Id is the response's x-fapi-interaction-id,
 // so the TPP and the bank can find the call.
 func writeBody(w http.ResponseWriter, status int, message string, items []Item) {
-	id := w.Header().Get("X-Fapi-Interaction-Id")
+	id := w.Header().Get(InteractionHeader)
 	if id == "" {
 		id = uuid.NewString()
 	}
@@ -162,4 +167,18 @@ func writeBody(w http.ResponseWriter, status int, message string, items []Item) 
 		Message: message,
 		Errors:  items,
 	})
+}
+
+// ExtraMembers are the members of obj not in allowed, in name order: the Open Banking
+// schemas have additionalProperties false, so each is a CodeFieldUnexpected item. The
+// consent and payment body checks both find them here.
+func ExtraMembers[V any](obj map[string]V, allowed ...string) []string {
+	var extra []string
+	for k := range obj {
+		if !slices.Contains(allowed, k) {
+			extra = append(extra, k)
+		}
+	}
+	slices.Sort(extra)
+	return extra
 }

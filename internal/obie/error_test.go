@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -81,5 +82,23 @@ func TestErrorCause(t *testing.T) {
 	}
 	if AsError(err) != oe || !errors.Is(AsError(errDisk), errDisk) {
 		t.Fatal("AsError")
+	}
+}
+
+func TestExtraMembers(t *testing.T) {
+	tests := []struct {
+		obj     map[string]int
+		allowed []string
+		want    []string
+	}{
+		{nil, nil, nil},
+		{map[string]int{"Data": 1, "Risk": 2}, []string{"Data", "Risk"}, nil},
+		{map[string]int{"Data": 1, "zeta": 2, "Alpha": 3, "Risk": 4}, []string{"Data", "Risk"}, []string{"Alpha", "zeta"}},
+		{map[string]int{"data": 1}, []string{"Data"}, []string{"data"}},
+	}
+	for _, tt := range tests {
+		if got := ExtraMembers(tt.obj, tt.allowed...); !slices.Equal(got, tt.want) {
+			t.Errorf("ExtraMembers(%v, %v) = %q, want %q", tt.obj, tt.allowed, got, tt.want)
+		}
 	}
 }

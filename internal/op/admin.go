@@ -22,13 +22,23 @@ func (f Filter) matches(clientID, subject, status string) bool {
 // ListConsents lists the stored consents the filter matches, with their status as of now.
 func (p *Provider) ListConsents(f Filter) ([]*consent.Consent, error) {
 	out := []*consent.Consent{}
-	err := consent.Each(p.Store, p.Now(), func(c *consent.Consent) error {
-		if f.matches(c.ClientID, c.Subject, string(c.Status)) {
-			out = append(out, c)
-		}
+	err := EachConsent(p.Store, p.Now(), f, func(c *consent.Consent) error {
+		out = append(out, c)
 		return nil
 	})
 	return out, err
+}
+
+// EachConsent calls fn with every consent in s the filter matches, its status as of now,
+// until fn returns an error. The admin API and `caddy ciba consents` (a stopped
+// gateway's store, no provider) both list through it.
+func EachConsent(s store.Store, now time.Time, f Filter, fn func(*consent.Consent) error) error {
+	return consent.Each(s, now, func(c *consent.Consent) error {
+		if !f.matches(c.ClientID, c.Subject, string(c.Status)) {
+			return nil
+		}
+		return fn(c)
+	})
 }
 
 // PendingRequest is a backchannel request awaiting its user, as operators see it: never

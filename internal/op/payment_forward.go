@@ -74,13 +74,10 @@ func answerUnsure(w http.ResponseWriter) payment.Answer {
 // obieAnswer is a 502 with an OB error body.
 func obieAnswer(w http.ResponseWriter, message, detail string) payment.Answer {
 	rec := &bodyRecorder{header: http.Header{}}
-	rec.header.Set(interactionHeaderName, w.Header().Get(interactionHeaderName))
+	rec.header.Set(obie.InteractionHeader, w.Header().Get(obie.InteractionHeader))
 	obie.WriteError(rec, obie.New(http.StatusBadGateway, message, obie.Item{ErrorCode: obie.CodeUnexpectedError, Message: detail}))
 	return payment.Answer{Status: http.StatusBadGateway, Body: rec.body}
 }
-
-// interactionHeaderName is x-fapi-interaction-id as obie.WriteError reads it.
-const interactionHeaderName = "X-Fapi-Interaction-Id"
 
 type bodyRecorder struct {
 	header http.Header

@@ -3,11 +3,12 @@ package store
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/caddyciba/gateway/internal/backoff"
 )
 
 // Badger is the embedded Store. Writes are synced to disk before they return, in groups
@@ -185,8 +186,7 @@ func (b *Badger) Delete(key string) error {
 
 func (b *Badger) Update(fn func(Txn) error) error {
 	deadline := time.Now().Add(conflictDeadline)
-	backoff := 50 * time.Microsecond
-	for {
+	for attempt := 1; ; attempt++ {
 		t := &badgerTxn{txn: nil}
 		err := b.db.Update(func(txn *badger.Txn) error {
 			t.txn = txn
@@ -197,9 +197,7 @@ func (b *Badger) Update(fn func(Txn) error) error {
 		if !errors.Is(err, badger.ErrConflict) || time.Now().After(deadline) {
 			return b.durable(err)
 		}
-		// Jitter spreads the losers so they do not collide again in lockstep.
-		time.Sleep(backoff/2 + rand.N(backoff))
-		backoff = min(backoff*2, 10*time.Millisecond)
+		time.Sleep(backoff.Wait(50*time.Microsecond, 10*time.Millisecond, attempt))
 	}
 }
 

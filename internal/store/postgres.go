@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/caddyciba/gateway/internal/backoff"
 )
 
 // Postgres is the Store that several gateway instances share: one table of keys, values
@@ -247,17 +248,14 @@ func (p *Postgres) Update(fn func(Txn) error) error {
 // conflictDeadline passes. Each attempt has its own opTimeout.
 func (p *Postgres) retry(attempt func(ctx context.Context) error) error {
 	deadline := time.Now().Add(conflictDeadline)
-	backoff := 200 * time.Microsecond
-	for {
+	for n := 1; ; n++ {
 		ctx, cancel := opContext()
 		err := attempt(ctx)
 		cancel()
 		if !Retryable(err) || time.Now().After(deadline) {
 			return err
 		}
-		// Jitter spreads the losers so they do not collide again in lockstep.
-		time.Sleep(backoff/2 + rand.N(backoff))
-		backoff = min(backoff*2, 20*time.Millisecond)
+		time.Sleep(backoff.Wait(200*time.Microsecond, 20*time.Millisecond, n))
 	}
 }
 
