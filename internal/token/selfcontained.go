@@ -35,8 +35,9 @@ const revokedKind = "atrev"
 // ClientTokenKey mints and verifies self-contained client-credentials tokens.
 type ClientTokenKey struct {
 	secret []byte
-	kid    string
 	issuer string
+	// header is the protected header of every token (typ, kid); jws.Sign copies it.
+	header jws.Headers
 }
 
 type storedClientKey struct {
@@ -72,7 +73,14 @@ func LoadOrCreateClientKey(s store.Store, issuer string) (*ClientTokenKey, error
 	if err := json.Unmarshal(buf, &k); err != nil || len(k.Secret) != 32 {
 		return nil, errors.New("access token key: the stored key is damaged")
 	}
-	return &ClientTokenKey{secret: k.Secret, kid: k.KeyID, issuer: issuer}, nil
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.TypeKey, selfContainedType); err != nil {
+		return nil, err
+	}
+	if err := hdr.Set(jws.KeyIDKey, k.KeyID); err != nil {
+		return nil, err
+	}
+	return &ClientTokenKey{secret: k.Secret, issuer: issuer, header: hdr}, nil
 }
 
 // selfContainedClaims is the token's payload.
@@ -111,14 +119,7 @@ func (k *ClientTokenKey) Mint(a *Access) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, selfContainedType); err != nil {
-		return "", err
-	}
-	if err := hdr.Set(jws.KeyIDKey, k.kid); err != nil {
-		return "", err
-	}
-	signed, err := jws.Sign(payload, jws.WithKey(jwa.HS256, k.secret, jws.WithProtectedHeaders(hdr)))
+	signed, err := jws.Sign(payload, jws.WithKey(jwa.HS256, k.secret, jws.WithProtectedHeaders(k.header)))
 	if err != nil {
 		return "", err
 	}
