@@ -19,6 +19,7 @@ import (
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/keys"
 	"github.com/caddyciba/gateway/internal/store"
+	"github.com/caddyciba/gateway/internal/testpg"
 	"github.com/caddyciba/gateway/internal/testpki"
 	"github.com/caddyciba/gateway/internal/token"
 )
@@ -263,7 +264,18 @@ func TestClientCredentialsTokenRefusals(t *testing.T) {
 // revocation made through one is refused at once by the other.
 func TestClientCredentialsTokenAcrossInstances(t *testing.T) {
 	s := openBadger(t)
-	a, b := ccProvider(t, s), ccProvider(t, s)
+	ccAcrossInstances(t, s, s)
+}
+
+// TestClientCredentialsTokenAcrossInstancesPostgres: the same with two instances, each
+// with its own pool to one PostgreSQL database.
+func TestClientCredentialsTokenAcrossInstancesPostgres(t *testing.T) {
+	dsn := testpg.DSN(t)
+	ccAcrossInstances(t, openPostgres(t, dsn), openPostgres(t, dsn))
+}
+
+func ccAcrossInstances(t *testing.T, sa, sb store.Store) {
+	a, b := ccProvider(t, sa), ccProvider(t, sb)
 	tok := ccToken(t, a, "tpp", "accounts", nil).AccessToken
 	if w := readConsentWith(b, tok, nil); w.Code != http.StatusBadRequest {
 		t.Fatalf("the other instance refused a good token: %d %s", w.Code, w.Body)
@@ -291,10 +303,20 @@ func TestClientCredentialsTokenAcrossInstances(t *testing.T) {
 // TestClientKeyDecidedOnce: instances starting together on one store end with one key.
 func TestClientKeyDecidedOnce(t *testing.T) {
 	s := openBadger(t)
+	clientKeyDecidedOnce(t, func() store.Store { return s })
+}
+
+// TestClientKeyDecidedOncePostgres: the same with instances of their own pools.
+func TestClientKeyDecidedOncePostgres(t *testing.T) {
+	dsn := testpg.DSN(t)
+	clientKeyDecidedOnce(t, func() store.Store { return openPostgres(t, dsn) })
+}
+
+func clientKeyDecidedOnce(t *testing.T, open func() store.Store) {
 	const n = 8
 	providers := make([]*Provider, n)
 	for i := range providers {
-		providers[i] = ccProvider(t, s)
+		providers[i] = ccProvider(t, open())
 	}
 	toks := make([]string, n)
 	var wg sync.WaitGroup
