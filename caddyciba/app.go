@@ -208,10 +208,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MaxDeliveries:     a.MaxDeliveries,
 		Branding:          branding,
 		AccessIdle:        time.Duration(accessIdle.Load()),
+		Users:             a.users,
+		Channels:          a.channels,
+		Logger:            a.logger,
 	}, st, ring, reg)
-	a.provider.Users = a.users
-	a.provider.Channels = a.channels
-	a.provider.UseLogger(a.logger)
 	// Background work starts last, once nothing above can fail; Cleanup stops it.
 	var background context.Context
 	background, a.stopBackground = context.WithCancel(context.Background())

@@ -3,7 +3,6 @@ package caddyciba
 import (
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -24,8 +23,7 @@ func init() {
 // Endpoints serves the gateway's OAuth, consent and device endpoints at the paths DESIGN
 // fixes; requests to any other path go to the next handler.
 type Endpoints struct {
-	app    *App
-	routes map[string]http.HandlerFunc
+	app *App
 }
 
 // CaddyModule returns the Caddy module information.
@@ -43,35 +41,12 @@ func (e *Endpoints) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("ciba_endpoints needs the ciba app: %w", err)
 	}
 	e.app = app.(*App)
-	p := e.app.provider
-	e.routes = map[string]http.HandlerFunc{
-		op.PathDiscovery:     getOnly(p.ServeDiscovery),
-		op.PathJWKS:          getOnly(p.ServeJWKS),
-		op.PathToken:         p.ServeToken,
-		op.PathBackchannel:   p.ServeBackchannel,
-		op.PathRevocation:    p.ServeRevocation,
-		op.PathIntrospection: p.ServeIntrospection,
-		op.PathAccess:        p.ServeAccess,
-		op.PathLogo:          p.ServeLogo,
-	}
 	return nil
 }
 
 // ServeHTTP serves the endpoint at the request's path.
 func (e *Endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	h, ok := e.routes[r.URL.Path]
-	if !ok {
-		switch {
-		case strings.HasPrefix(r.URL.Path, op.PathConsents):
-			h, ok = e.app.provider.ServeConsents, true
-		case strings.HasPrefix(r.URL.Path, op.PathDevice):
-			h, ok = e.app.provider.ServeDevice, true
-		case consentResource(r.URL.Path, op.PathPaymentConsents):
-			h, ok = e.app.provider.ServePaymentConsents, true
-		case consentResource(r.URL.Path, op.PathFundsConsents):
-			h, ok = e.app.provider.ServeFundsConsents, true
-		}
-	}
+	h, ok := e.app.provider.Handler(r.URL.Path)
 	if !ok {
 		return next.ServeHTTP(w, r)
 	}
@@ -79,24 +54,6 @@ func (e *Endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	w.Header().Set(interactionHeader, id)
 	h(w, r.WithContext(op.WithInteraction(r.Context(), id)))
 	return nil
-}
-
-// consentResource tells whether path is a consent collection the gateway serves or one
-// consent in it; a consent's sub-resources (…/funds-confirmation) go on to the gate.
-func consentResource(path, collection string) bool {
-	_, _, ok := op.ConsentResource(path, collection)
-	return ok
-}
-
-func getOnly(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		h(w, r)
-	}
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
 )
 
 // e2eDir holds the npm project of the third-party client scripts.

@@ -160,7 +160,7 @@ func (s *SMTP) message(n *Notification) ([]byte, error) {
 	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	header("From", from.String())
 	header("To", to.String())
-	subject := "Approve " + n.ClientName + "'s request to see your accounts"
+	subject := "Approve " + n.ClientName + "'s " + mailAsk(n)
 	if s.Bank != "" {
 		subject = s.Bank + ": " + subject
 	}
@@ -174,7 +174,7 @@ func (s *SMTP) message(n *Notification) ([]byte, error) {
 	b.WriteString("\r\n")
 
 	var text strings.Builder
-	fmt.Fprintf(&text, "%s asks to see your account information.\r\n\r\n", n.ClientName)
+	writeAsk(&text, n)
 	if n.BindingMessage != "" {
 		fmt.Fprintf(&text, "Check that this code matches the one on %s's screen:\r\n\r\n    %s\r\n\r\n", n.ClientName, n.BindingMessage)
 	}
@@ -189,6 +189,45 @@ func (s *SMTP) message(n *Notification) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// mailAsk names the request in the subject line.
+func mailAsk(n *Notification) string {
+	switch pay := n.Payment; {
+	case pay == nil:
+		return "request to see your accounts"
+	case pay.Kind == KindFunds:
+		return "request to confirm funds in your account"
+	default:
+		return "payment of " + pay.Amount + " " + pay.Currency + " to " + pay.PayeeName
+	}
+}
+
+// writeAsk says what the client asks: the account information, or what is paid to whom.
+func writeAsk(text *strings.Builder, n *Notification) {
+	pay := n.Payment
+	switch {
+	case pay == nil:
+		fmt.Fprintf(text, "%s asks to see your account information.\r\n\r\n", n.ClientName)
+		return
+	case pay.Kind == KindFunds:
+		fmt.Fprintf(text, "%s asks to confirm, when you pay with them, that your account has the money.\r\n\r\n", n.ClientName)
+		fmt.Fprintf(text, "    Account:    %s\r\n", pay.DebtorAccount)
+		if pay.Until != "" {
+			fmt.Fprintf(text, "    Until:      %s\r\n", pay.Until)
+		}
+	default:
+		fmt.Fprintf(text, "%s asks you to make a payment.\r\n\r\n", n.ClientName)
+		fmt.Fprintf(text, "    Pay:        %s %s\r\n", pay.Amount, pay.Currency)
+		fmt.Fprintf(text, "    To:         %s, account %s\r\n", pay.PayeeName, pay.PayeeAccount)
+		if pay.Reference != "" {
+			fmt.Fprintf(text, "    Reference:  %s\r\n", pay.Reference)
+		}
+		if pay.DebtorAccount != "" {
+			fmt.Fprintf(text, "    From:       account %s\r\n", pay.DebtorAccount)
+		}
+	}
+	text.WriteString("\r\n")
 }
 
 func domainOf(addr string) string {

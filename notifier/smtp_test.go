@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"mime"
+	"mime/quotedprintable"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +116,50 @@ func TestSMTPCheck(t *testing.T) {
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%+v: %v, want %q", tc.s, err, tc.want)
 		}
+	}
+}
+
+// TestSMTPPaymentMail: a payment's mail names the amount and payee in its subject and
+// shows payee, masked account, amount, reference and the fixed debtor account; a funds
+// confirmation's shows the account checked and until when.
+func TestSMTPPaymentMail(t *testing.T) {
+	s := &SMTP{From: "Bank <no-reply@bank.example>", Bank: "Demo Bank"}
+	for _, tc := range []struct {
+		name    string
+		pay     *PaymentSummary
+		subject string
+		body    []string
+	}{
+		{"payment", &PaymentSummary{Kind: KindPayment, PayeeName: "ACME Inc", PayeeAccount: "••••5698", Amount: "10.50", Currency: "GBP", Reference: "INV-42", DebtorAccount: "••••3345"},
+			"Demo Bank: Approve Budget Buddy's payment of 10.50 GBP to ACME Inc",
+			[]string{"Pay:        10.50 GBP", "To:         ACME Inc, account ••••5698", "Reference:  INV-42", "From:       account ••••3345"}},
+		{"funds", &PaymentSummary{Kind: KindFunds, DebtorAccount: "••••3345", Until: "2027-01-01T00:00:00+00:00"},
+			"Demo Bank: Approve Budget Buddy's request to confirm funds in your account",
+			[]string{"Account:    ••••3345", "Until:      2027-01-01T00:00:00+00:00"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := mailNotification()
+			n.ClientName, n.Payment = "Budget Buddy", tc.pay
+			msg, err := s.message(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := mail.ReadMessage(strings.NewReader(string(msg)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(quotedprintable.NewReader(m.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); subject != tc.subject {
+				t.Fatalf("subject %q", subject)
+			}
+			for _, line := range tc.body {
+				if !strings.Contains(string(body), line) {
+					t.Fatalf("body lacks %q:\n%s", line, body)
+				}
+			}
+		})
 	}
 }

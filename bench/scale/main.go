@@ -92,7 +92,7 @@ func main() {
 	summary := fmt.Sprintf("Poll latency at %d stored against %d: p50 **%.2f×**, p99 **%.2f×** (target ≤ 1.5). Peak RSS with %d stored: **%d MiB** (target ≤ 256 MiB).",
 		large.stored, small.stored, ratio(large.latencies, small.latencies, .5), ratio(large.latencies, small.latencies, .99),
 		large.stored, large.rss>>20)
-	about := fmt.Sprintf("The store is seeded with the gateway's own record writers (ciba.Save, consent.Repo) through a Badger write batch, "+
+	about := fmt.Sprintf("The store is seeded with the gateway's own record writers (ciba.Requests, consent.Repo) through a Badger write batch, "+
 		"then the gateway starts on it. %d pending requests are polled %d rounds (each once a round, rounds a second apart, %d at a time); "+
 		"every poll is answered authorization_pending after a synced write of the poll time. Peak RSS is VmHWM of the gateway process.",
 		measured, *rounds, *concurrency)
@@ -114,6 +114,7 @@ func seed(dir string, n, consents int) ([]string, error) {
 		return nil, err
 	}
 	repo := &consent.Repo{Store: l, Now: time.Now}
+	var requests ciba.Requests
 	consentIDs := make([]string, 0, consents)
 	for range consents {
 		c, err := repo.Create(gateway.ClientID, req)
@@ -131,7 +132,7 @@ func seed(dir string, n, consents int) ([]string, error) {
 		r := &ciba.Request{ClientID: gateway.ClientID, Subject: fmt.Sprintf("sub-%d", i%1000), Scope: "openid accounts",
 			ConsentID: consentIDs[i%len(consentIDs)], Mode: "poll", CreatedAt: now, ExpiresAt: now.Add(time.Hour),
 			Interval: time.Second, State: ciba.Pending, BindingMessage: "Bench 1234"}
-		if err := ciba.Save(l, ciba.Key(id), r); err != nil {
+		if err := requests.Save(l, requests.Key(id), r, now); err != nil {
 			return nil, err
 		}
 		if i < measured {

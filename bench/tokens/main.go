@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -98,7 +97,8 @@ func main() {
 		peerCC := load.Run(c, *phase, tokenCall(peer))
 		// The round trip is bc-authorize → approval → poll → tokens, as at the peer: the
 		// consents it needs are made before the phase, untimed.
-		consents := consentPool(ours, cc, consentsPerPhase)
+		consents, err := flow.ConsentPool(ours, cc, consentsPerPhase)
+		check(err)
 		oursCIBA := profiled("ciba", func() *load.Result {
 			return load.Run(c, *phase, func() (int, error) {
 				var consentID string
@@ -139,37 +139,6 @@ func main() {
 
 // consentsPerPhase is more consents than a phase of round trips uses on this machine.
 const consentsPerPhase = 8000
-
-// consentPool creates n consents awaiting authorisation, 32 at a time.
-func consentPool(t *flow.TPP, cc string, n int) chan string {
-	pool := make(chan string, n)
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for len(pool) < n && failed.Load() == 0 {
-				id, err := t.Consent(cc)
-				if err != nil {
-					failed.Add(1)
-					log.Printf("consent pool: %v", err)
-					return
-				}
-				select {
-				case pool <- id:
-				default:
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if failed.Load() > 0 {
-		log.Fatal("the consent pool could not be filled")
-	}
-	return pool
-}
 
 func tokenCall(t *flow.TPP) func() (int, error) {
 	return func() (int, error) {

@@ -52,11 +52,16 @@ const (
 	Page
 )
 
+// Devices keeps device links in the store under "dev/<id>", as JSON, as long as the
+// request they open. Its keys are built nowhere else; the zero value is ready to use.
+type Devices struct{}
+
 func deviceKey(id string) string { return "dev/" + id }
 
-// NewDevice makes the link of the request stored under requestKey; it lives as long as
-// the request's record, so a late decision hears 410 rather than 401.
-func NewDevice(t store.Txn, requestKey string, expiresAt time.Time) (DeviceLink, error) {
+// New makes the link of the request stored under requestKey; it lives as long as the
+// request's record (Tombstone past expiresAt, as of now), so a late decision hears 410
+// rather than 401.
+func (Devices) New(t store.Txn, requestKey string, expiresAt, now time.Time) (DeviceLink, error) {
 	var idBytes [16]byte
 	if _, err := rand.Read(idBytes[:]); err != nil {
 		return DeviceLink{}, err
@@ -75,7 +80,7 @@ func NewDevice(t store.Txn, requestKey string, expiresAt time.Time) (DeviceLink,
 	if err != nil {
 		return DeviceLink{}, err
 	}
-	return link, t.Put(deviceKey(link.ID), buf, max(time.Until(expiresAt)+Tombstone, time.Second))
+	return link, t.Put(deviceKey(link.ID), buf, max(expiresAt.Sub(now)+Tombstone, time.Second))
 }
 
 // Opened is a device link whose token matched.
@@ -85,9 +90,9 @@ type Opened struct {
 	Holder  Holder
 }
 
-// OpenDevice checks a token of the link in constant time and returns the request behind
-// it. An unknown id and a wrong token are the same error.
-func OpenDevice(t store.Reader, id, tok string) (*Opened, error) {
+// Open checks a token of the link in constant time and returns the request behind it. An
+// unknown id and a wrong token are the same error.
+func (Devices) Open(t store.Reader, id, tok string) (*Opened, error) {
 	buf, err := t.Get(deviceKey(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrBadDeviceToken
@@ -105,7 +110,7 @@ func OpenDevice(t store.Reader, id, tok string) (*Opened, error) {
 	if app|page != 1 {
 		return nil, ErrBadDeviceToken
 	}
-	r, err := Load(t, d.RequestKey)
+	r, err := Requests{}.Load(t, d.RequestKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrExpired
 	}
@@ -133,7 +138,7 @@ func (r *Request) Answerable(now time.Time) error {
 }
 
 // Decide records the user's decision on the request under key, once, before expiry.
-func Decide(t store.Txn, key string, r *Request, approve bool, now time.Time) error {
+func (rs Requests) Decide(t store.Txn, key string, r *Request, approve bool, now time.Time) error {
 	if err := r.Answerable(now); err != nil {
 		return err
 	}
@@ -141,22 +146,20 @@ func Decide(t store.Txn, key string, r *Request, approve bool, now time.Time) er
 	if approve {
 		r.State = Approved
 	}
-	return Save(t, key, r)
+	return rs.Save(t, key, r, now)
 }
 
 // ErrConsentBusy is returned when a consent already has a live backchannel request
 // (UK OB: at most one bc-authorize request per consent).
 var ErrConsentBusy = errors.New("ciba: the consent already has a pending request")
 
-func consentLockKey(consentID string) string { return "areq-consent/" + consentID }
-
 // ClaimConsent ties the consent to the request under requestKey until the request expires.
 // A lock whose request was decided or has expired is taken over.
-func ClaimConsent(t store.Txn, consentID, requestKey string, now, expiresAt time.Time) error {
+func (rs Requests) ClaimConsent(t store.Txn, consentID, requestKey string, now, expiresAt time.Time) error {
 	held, err := t.Get(consentLockKey(consentID))
 	switch {
 	case err == nil:
-		if r, err := Load(t, string(held)); err == nil && r.Live(now) {
+		if r, err := rs.Load(t, string(held)); err == nil && r.Live(now) {
 			return ErrConsentBusy
 		}
 	case !errors.Is(err, store.ErrNotFound):

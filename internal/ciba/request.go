@@ -6,6 +6,7 @@ package ciba
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/oauth"
@@ -54,28 +55,38 @@ type Request struct {
 // than invalid_grant (the conformance suite checks it).
 const Tombstone = 10 * time.Minute
 
-// Key is the store key of an auth_req_id: its hash, so the store never holds a
-// redeemable id (except as AuthReqID above).
-func Key(authReqID string) string { return token.Key(keyKind, authReqID) }
+// Requests keeps backchannel requests in the store: each as JSON under "areq/" and the
+// hash of its auth_req_id (so the store never holds a redeemable id, except as AuthReqID
+// above), kept Tombstone past its expiry; and each consent's claim on the live request
+// that holds it under "areq-consent/<ConsentId>". Its keys are built nowhere else. The
+// zero value is ready to use; time always comes from the caller.
+type Requests struct{}
 
-const keyKind = "areq"
+const (
+	requestKind     = "areq"
+	requestPrefix   = requestKind + "/"
+	consentLockPref = "areq-consent/"
+)
 
-// KeyPrefix starts the key of every stored request, for listings.
-const KeyPrefix = keyKind + "/"
+func consentLockKey(consentID string) string { return consentLockPref + consentID }
 
-// Save writes the request under its key.
-func Save(t store.Txn, key string, r *Request) error {
+// Key is the store key of an auth_req_id, what device links, pending lists and consent
+// locks refer to a request by.
+func (Requests) Key(authReqID string) string { return token.Key(requestKind, authReqID) }
+
+// Save writes the request under its key, to live until Tombstone past its expiry as of now.
+func (Requests) Save(t store.Txn, key string, r *Request, now time.Time) error {
 	buf, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	// Never 0: the store reads a zero TTL as "keep forever".
-	return t.Put(key, buf, max(time.Until(r.ExpiresAt)+Tombstone, time.Second))
+	return t.Put(key, buf, max(r.ExpiresAt.Sub(now)+Tombstone, time.Second))
 }
 
-// Load reads the request stored under key.
-func Load(t store.Reader, key string) (*Request, error) {
-	buf, err := t.Get(key)
+// Load reads the request stored under key; store.ErrNotFound when there is none.
+func (Requests) Load(rd store.Reader, key string) (*Request, error) {
+	buf, err := rd.Get(key)
 	if err != nil {
 		return nil, err
 	}
@@ -86,13 +97,25 @@ func Load(t store.Reader, key string) (*Request, error) {
 	return &r, nil
 }
 
+// Each calls fn with every stored request and its id (the hash its key is made of, never
+// the auth_req_id), until fn returns an error.
+func (Requests) Each(s store.Store, fn func(id string, r *Request) error) error {
+	return s.Scan(requestPrefix, func(key string, val []byte) error {
+		var r Request
+		if err := json.Unmarshal(val, &r); err != nil {
+			return err
+		}
+		return fn(strings.TrimPrefix(key, requestPrefix), &r)
+	})
+}
+
 // Poll applies one token-endpoint poll by clientID at now, inside t: it records the poll
 // and, for an approved request, marks it redeemed and returns it for minting in the same
 // transaction. Otherwise answer is the OAuth answer of CIBA Core §11; the caller commits t
 // either way, so the poll's time counts for slow_down. err is a storage failure.
-func Poll(t store.Txn, authReqID, clientID string, now time.Time) (r *Request, answer *oauth.Error, err error) {
-	k := Key(authReqID)
-	r, err = Load(t, k)
+func (rs Requests) Poll(t store.Txn, authReqID, clientID string, now time.Time) (r *Request, answer *oauth.Error, err error) {
+	k := rs.Key(authReqID)
+	r, err = rs.Load(t, k)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, oauth.InvalidGrant("the auth_req_id is unknown"), nil
 	}
@@ -103,7 +126,7 @@ func Poll(t store.Txn, authReqID, clientID string, now time.Time) (r *Request, a
 	if outcome != nil && outcome.Code == "invalid_grant" {
 		if r.State == Redeemed && r.ClientID == clientID && len(r.Minted) > 0 {
 			// A replayed auth_req_id may have leaked with what it minted: revoke that too.
-			if err := r.revokeMinted(t, k); err != nil {
+			if err := rs.revokeMinted(t, k, r, now); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -117,7 +140,7 @@ func Poll(t store.Txn, authReqID, clientID string, now time.Time) (r *Request, a
 	}
 	r.Pinged = false
 	r.LastPollAt = now
-	if err := Save(t, k, r); err != nil {
+	if err := rs.Save(t, k, r, now); err != nil {
 		return nil, nil, err
 	}
 	if outcome != nil {
@@ -153,14 +176,14 @@ func (r *Request) stateError() *oauth.Error {
 	return nil
 }
 
-func (r *Request) revokeMinted(t store.Txn, k string) error {
+func (rs Requests) revokeMinted(t store.Txn, k string, r *Request, now time.Time) error {
 	for _, m := range r.Minted {
 		if err := t.Delete(m); err != nil {
 			return err
 		}
 	}
 	r.Minted = nil
-	return Save(t, k, r)
+	return rs.Save(t, k, r, now)
 }
 
 // Live tells whether the request still waits for the user at now.

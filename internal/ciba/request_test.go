@@ -21,7 +21,7 @@ func openStore(t *testing.T) store.Store {
 }
 
 func put(t *testing.T, s store.Store, id string, r *Request) {
-	if err := s.Update(func(tx store.Txn) error { return Save(tx, Key(id), r) }); err != nil {
+	if err := s.Update(func(tx store.Txn) error { return Requests{}.Save(tx, Requests{}.Key(id), r, time.Now()) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -31,7 +31,7 @@ func poll(s store.Store, id, client string, now time.Time) (*Request, error) {
 	var answer *oauth.Error
 	err := s.Update(func(tx store.Txn) error {
 		var err error
-		got, answer, err = Poll(tx, id, client, now)
+		got, answer, err = Requests{}.Poll(tx, id, client, now)
 		return err
 	})
 	if err != nil {

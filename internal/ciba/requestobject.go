@@ -76,7 +76,7 @@ func (ro *RequestObject) Verify(raw, clientID string, keys jwk.Set, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	if err := jose.RememberJTI(ro.Replay, "rojti", clientID, tok, now); err != nil {
+	if err := jose.RememberJTI(ro.Replay, jose.RequestObject, clientID, tok, now); err != nil {
 		if errors.Is(err, jose.ErrReplayed) {
 			return nil, badRequestObject(err.Error())
 		}

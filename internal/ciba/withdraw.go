@@ -17,7 +17,7 @@ var ErrWithdrawn = errors.New("ciba: the request was withdrawn")
 
 // WithdrawConsent ends the live request that holds the consent, inside t, so it commits
 // with the consent's own change. It returns the request ended, or nil when none was live.
-func WithdrawConsent(t store.Txn, consentID string, now time.Time) (*Request, string, error) {
+func (rs Requests) WithdrawConsent(t store.Txn, consentID string, now time.Time) (*Request, string, error) {
 	held, err := t.Get(consentLockKey(consentID))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", nil
@@ -25,14 +25,14 @@ func WithdrawConsent(t store.Txn, consentID string, now time.Time) (*Request, st
 	if err != nil {
 		return nil, "", err
 	}
-	r, err := Withdraw(t, string(held), now)
+	r, err := rs.Withdraw(t, string(held), now)
 	return r, string(held), err
 }
 
 // Withdraw ends the request under key if it still waits for the user; nil when it does
 // not (decided, expired or gone), so a withdrawal never undoes a decision.
-func Withdraw(t store.Txn, key string, now time.Time) (*Request, error) {
-	r, err := Load(t, key)
+func (rs Requests) Withdraw(t store.Txn, key string, now time.Time) (*Request, error) {
+	r, err := rs.Load(t, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -40,5 +40,5 @@ func Withdraw(t store.Txn, key string, now time.Time) (*Request, error) {
 		return nil, err
 	}
 	r.State, r.DecidedAt = Withdrawn, now
-	return r, Save(t, key, r)
+	return r, rs.Save(t, key, r, now)
 }

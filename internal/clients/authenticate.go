@@ -166,7 +166,7 @@ func (a *Authenticator) assertion(form url.Values) (*Client, error) {
 	case !slices.ContainsFunc(tok.Audience(), a.acceptsAudience):
 		return nil, errAuth()
 	}
-	if err := jose.RememberJTI(a.Replay, "jti", c.ID, tok, now); err != nil {
+	if err := jose.RememberJTI(a.Replay, jose.ClientAssertion, c.ID, tok, now); err != nil {
 		if errors.Is(err, jose.ErrReplayed) {
 			return nil, errAuth()
 		}

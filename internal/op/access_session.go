@@ -29,8 +29,40 @@ type accessSession struct {
 	Seen time.Time `json:"t"`
 }
 
-// sessionKey is where a session is stored: under its cookie's hash, as tokens are.
+// accessSessions keeps dashboard sessions under "access/session/" and their cookie's
+// hash, as tokens are, as JSON, a minute past their idle limit (checked on reading).
+type accessSessions struct{}
+
 func sessionKey(cookie string) string { return token.Key("access/session", cookie) }
+
+func (accessSessions) put(t store.Txn, cookie string, s *accessSession, idle time.Duration) error {
+	buf, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return t.Put(sessionKey(cookie), buf, idle+time.Minute)
+}
+
+// get reads the session of the cookie; store.ErrNotFound when there is none.
+func (accessSessions) get(rd store.Reader, cookie string) (*accessSession, error) {
+	buf, err := rd.Get(sessionKey(cookie))
+	if err != nil {
+		return nil, err
+	}
+	var s accessSession
+	if err := json.Unmarshal(buf, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// end deletes the session of the cookie; one already gone is no error.
+func (accessSessions) end(t store.Txn, cookie string) error {
+	if err := t.Delete(sessionKey(cookie)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
 
 func (p *Provider) accessIdle() time.Duration {
 	if p.AccessIdle > 0 {
@@ -59,12 +91,7 @@ func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, subject 
 }
 
 func (p *Provider) putSession(cookie string, s *accessSession) error {
-	buf, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	// The record outlives its idle limit a little, and the limit is checked on reading.
-	return p.Store.Put(sessionKey(cookie), buf, p.accessIdle()+time.Minute)
+	return sessions.put(p.Store, cookie, s, p.accessIdle())
 }
 
 // session is the live session the request's cookie names, refreshed when a fifteenth of
@@ -75,36 +102,29 @@ func (p *Provider) session(r *http.Request) (*accessSession, string) {
 	if err != nil || c.Value == "" || len(c.Value) > 128 {
 		return nil, ""
 	}
-	buf, err := p.Store.Get(sessionKey(c.Value))
+	s, err := sessions.get(p.Store, c.Value)
 	if err != nil {
-		return nil, ""
-	}
-	var s accessSession
-	if json.Unmarshal(buf, &s) != nil {
 		return nil, ""
 	}
 	now, idle := p.Now(), p.accessIdle()
 	if u := p.Users.BySubject(s.Subject); u == nil || u.Disabled || !now.Before(s.Seen.Add(idle)) {
-		_ = p.Store.Delete(sessionKey(c.Value))
+		_ = sessions.end(p.Store, c.Value)
 		return nil, ""
 	}
 	if now.Sub(s.Seen) > idle/15 {
 		s.Seen = now
-		if p.putSession(c.Value, &s) != nil {
+		if p.putSession(c.Value, s) != nil {
 			return nil, ""
 		}
 	}
-	return &s, c.Value
+	return s, c.Value
 }
 
 // endSession deletes the session and clears its cookie.
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request, cookie string) error {
 	http.SetCookie(w, &http.Cookie{Name: accessCookie, Value: "", Path: PathAccess, MaxAge: -1, HttpOnly: true,
 		Secure: !loopbackHTTP(r), SameSite: http.SameSiteStrictMode})
-	if err := p.Store.Delete(sessionKey(cookie)); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
+	return sessions.end(p.Store, cookie)
 }
 
 // validCSRF compares the form's token with the session's in constant time.

@@ -1,9 +1,7 @@
 package op
 
 import (
-	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/caddyciba/gateway/consent"
@@ -50,16 +48,11 @@ type PendingRequest struct {
 func (p *Provider) ListPending(f Filter) ([]PendingRequest, error) {
 	now := p.Now()
 	out := []PendingRequest{}
-	prefix := ciba.KeyPrefix
-	err := p.Store.Scan(prefix, func(key string, val []byte) error {
-		var r ciba.Request
-		if err := json.Unmarshal(val, &r); err != nil {
-			return err
-		}
+	err := requests.Each(p.Store, func(id string, r *ciba.Request) error {
 		if r.State != ciba.Pending || !r.Live(now) || !f.matches(r.ClientID, r.Subject, "") {
 			return nil
 		}
-		out = append(out, PendingRequest{ID: strings.TrimPrefix(key, prefix), ClientID: r.ClientID, Subject: r.Subject,
+		out = append(out, PendingRequest{ID: id, ClientID: r.ClientID, Subject: r.Subject,
 			ConsentID: r.ConsentID, Mode: r.Mode, BindingMessage: r.BindingMessage, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt})
 		return nil
 	})

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/oauth"
@@ -44,7 +43,7 @@ func (p *Provider) ServeBackchannel(w http.ResponseWriter, r *http.Request) {
 type authRequest struct {
 	client  *clients.Authenticated
 	user    *users.User
-	consent *consent.Consent
+	consent *intent
 	params  *ciba.Params
 	scope   string
 	acr     string
@@ -93,7 +92,7 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 		Scope:          ar.scope,
 		ACR:            ar.acr,
 		BindingMessage: ar.params.BindingMessage,
-		ConsentID:      ar.consent.ID,
+		ConsentID:      ar.consent.id(),
 		Mode:           c.DeliveryMode,
 		CertThumbprint: ar.client.CertThumbprint,
 		CreatedAt:      now,
@@ -104,19 +103,19 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 	if c.DeliveryMode != clients.Poll {
 		req.NotificationToken, req.AuthReqID = ar.params.ClientNotificationToken, authReqID
 	}
-	key := ciba.Key(authReqID)
+	key := requests.Key(authReqID)
 	var link ciba.DeviceLink
 	err = p.Store.Update(func(t store.Txn) error {
-		if err := ciba.ClaimConsent(t, req.ConsentID, key, now, req.ExpiresAt); err != nil {
+		if err := requests.ClaimConsent(t, req.ConsentID, key, now, req.ExpiresAt); err != nil {
 			return err
 		}
 		if err := p.holdPendingSlot(t, req, key, now); err != nil {
 			return err
 		}
-		if err := ciba.Save(t, key, req); err != nil {
+		if err := requests.Save(t, key, req, now); err != nil {
 			return err
 		}
-		made, err := ciba.NewDevice(t, key, req.ExpiresAt)
+		made, err := devices.New(t, key, req.ExpiresAt, now)
 		link = made
 		return err
 	})

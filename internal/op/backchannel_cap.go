@@ -23,15 +23,19 @@ type pendingEntry struct {
 	Expires  int64  `json:"x"`
 }
 
-func pendingKey(subject string) string { return "areq-user/" + subject }
-
 // clientShare is how many of a user's max live requests one client may hold: half,
 // rounded up, so a client that fills its share cannot keep the user from the others.
 func clientShare(max int) int { return (max + 1) / 2 }
 
-// readPending is the user's list of live requests; none when there is no list.
-func readPending(t store.Reader, subject string) ([]pendingEntry, error) {
-	buf, err := t.Get(pendingKey(subject))
+// pendingLists keeps each user's list of live requests under "areq-user/<subject>", as
+// JSON, until the last request on it expires.
+type pendingLists struct{}
+
+func pendingKey(subject string) string { return "areq-user/" + subject }
+
+// read is the user's list of live requests; none when there is no list.
+func (pendingLists) read(rd store.Reader, subject string) ([]pendingEntry, error) {
+	buf, err := rd.Get(pendingKey(subject))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -42,6 +46,21 @@ func readPending(t store.Reader, subject string) ([]pendingEntry, error) {
 	return list, json.Unmarshal(buf, &list)
 }
 
+// write stores the user's list, to live until its last entry expires (as of now).
+func (pendingLists) write(t store.Txn, subject string, list []pendingEntry, now time.Time) error {
+	last := now
+	for _, e := range list {
+		if exp := time.Unix(e.Expires, 0); exp.After(last) {
+			last = exp
+		}
+	}
+	buf, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	return t.Put(pendingKey(subject), buf, max(last.Sub(now)+time.Second, time.Second))
+}
+
 // holdPendingSlot takes one of the user's slots for the request under key, inside the
 // transaction that stores the request, so the caps hold across instances and under
 // concurrency: a user has at most MaxPendingPerUser live requests (pending, unexpired),
@@ -50,7 +69,7 @@ func readPending(t store.Reader, subject string) ([]pendingEntry, error) {
 // the list's own times, the rest read from the requests when a cap is reached, so the
 // list stays at most MaxPendingPerUser long and a request costs at most that many reads.
 func (p *Provider) holdPendingSlot(t store.Txn, req *ciba.Request, key string, now time.Time) error {
-	list, err := readPending(t, req.Subject)
+	list, err := userPending.read(t, req.Subject)
 	if err != nil {
 		return err
 	}
@@ -58,7 +77,7 @@ func (p *Provider) holdPendingSlot(t store.Txn, req *ciba.Request, key string, n
 	if p.overCaps(list, req.ClientID) {
 		var err error
 		list = keepPending(list, func(e pendingEntry) bool {
-			r, lerr := ciba.Load(t, e.Key)
+			r, lerr := requests.Load(t, e.Key)
 			if lerr != nil && !errors.Is(lerr, store.ErrNotFound) {
 				err = lerr
 				return true
@@ -73,17 +92,7 @@ func (p *Provider) holdPendingSlot(t store.Txn, req *ciba.Request, key string, n
 		}
 	}
 	list = append(list, pendingEntry{Key: key, ClientID: req.ClientID, Expires: req.ExpiresAt.Unix()})
-	last := req.ExpiresAt
-	for _, e := range list {
-		if exp := time.Unix(e.Expires, 0); exp.After(last) {
-			last = exp
-		}
-	}
-	buf, err := json.Marshal(list)
-	if err != nil {
-		return err
-	}
-	return t.Put(pendingKey(req.Subject), buf, max(last.Sub(now)+time.Second, time.Second))
+	return userPending.write(t, req.Subject, list, now)
 }
 
 // overCaps tells whether one more request of clientID would exceed a cap.

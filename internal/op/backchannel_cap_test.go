@@ -20,13 +20,13 @@ func TestPendingSlots(t *testing.T) {
 	// take stores a request of client for alice at time at, as start does.
 	take := func(client string, at time.Time, ttl time.Duration) (string, error) {
 		n++
-		key := ciba.Key(fmt.Sprintf("req-%d", n))
+		key := requests.Key(fmt.Sprintf("req-%d", n))
 		req := &ciba.Request{ClientID: client, Subject: "sub-alice", State: ciba.Pending, CreatedAt: at, ExpiresAt: at.Add(ttl)}
 		return key, p.Store.Update(func(t store.Txn) error {
 			if err := p.holdPendingSlot(t, req, key, at); err != nil {
 				return err
 			}
-			return ciba.Save(t, key, req)
+			return requests.Save(t, key, req, at)
 		})
 	}
 	var keys []string
@@ -56,12 +56,12 @@ func TestPendingSlots(t *testing.T) {
 	}
 	// Denying a's first request frees a slot for a.
 	err := p.Store.Update(func(t store.Txn) error {
-		r, err := ciba.Load(t, keys[0])
+		r, err := requests.Load(t, keys[0])
 		if err != nil {
 			return err
 		}
 		r.State = ciba.Denied
-		return ciba.Save(t, keys[0], r)
+		return requests.Save(t, keys[0], r, now)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/oauth"
@@ -116,9 +115,18 @@ func (p *Provider) checkAuthRequest(client *clients.Authenticated, params *ciba.
 			return nil, err
 		}
 	}
-	cons, err := p.awaitingConsent(c.ID, params.ConsentID)
+	cons, err := p.awaitingConsent(c.ID, params.ConsentID, scopes)
 	if err != nil {
 		return nil, err
+	}
+	// A payment's request ends at its cut-off: an approval after it could not authorise.
+	if end := cons.awaitingUntil(); !end.IsZero() {
+		if left := end.Sub(p.Now()).Truncate(time.Second); left < ttl {
+			if left < time.Second {
+				return nil, oauth.InvalidRequest(errIntentCutOff.Error())
+			}
+			ttl = left
+		}
 	}
 	return &authRequest{
 		client: client, user: user, consent: cons, params: params,
@@ -146,22 +154,25 @@ func (p *Provider) checkUserCode(u *users.User, code string) error {
 	return nil
 }
 
-// awaitingConsent is the client's own consent, still awaiting authorisation.
-func (p *Provider) awaitingConsent(clientID, id string) (*consent.Consent, error) {
+// awaitingConsent is the client's own consent, of any kind, still awaiting authorisation,
+// and asked for with its kind's scope.
+func (p *Provider) awaitingConsent(clientID, id string, scopes []string) (*intent, error) {
 	if id == "" {
-		return nil, oauth.InvalidRequest("the request must name the account-access consent (openbanking_intent_id)")
+		return nil, oauth.InvalidRequest("the request must name the consent (openbanking_intent_id)")
 	}
-	c, err := p.Consents.GetFor(clientID, id)
-	if errors.Is(err, consent.ErrNotFound) {
-		return nil, oauth.InvalidRequest("the consent is unknown")
-	}
-	if err != nil {
+	in, err := readIntent(p.Store, id)
+	switch {
+	case errors.Is(err, errIntentUnknown) || (err == nil && in.clientID() != clientID):
+		return nil, oauth.InvalidRequest(errIntentUnknown.Error())
+	case err != nil:
 		return nil, oauth.ServerError("the consent could not be read", err)
+	case !in.kind.scopeMatches(scopes):
+		return nil, oauth.InvalidScope("the scope does not match the kind of the consent: use " + resourceScopes[in.kind] + " and no other kind's scope")
 	}
-	if c.StatusAt(p.Now()) != consent.AwaitingAuthorisation || c.Expired(p.Now()) {
-		return nil, oauth.InvalidRequest("the consent is not awaiting authorisation")
+	if err := in.awaiting(p.Now()); err != nil {
+		return nil, oauth.InvalidRequest(err.Error())
 	}
-	return c, nil
+	return in, nil
 }
 
 // pickACR is the first requested class the gateway can report, or none.

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/oauth"
@@ -24,32 +23,33 @@ func (p *Provider) cibaGrant(c *clients.Authenticated, form url.Values) (*TokenR
 	}
 	now := p.Now()
 	return p.issueInTxn(func(t store.Txn) (*TokenResponse, *oauth.Error, error) {
-		req, answer, err := ciba.Poll(t, id, c.Client.ID, now)
+		req, answer, err := requests.Poll(t, id, c.Client.ID, now)
 		if err != nil || answer != nil {
 			return nil, answer, err
 		}
-		return p.redeem(t, ciba.Key(id), req, c.CertThumbprint, now)
+		return p.redeem(t, requests.Key(id), req, c.CertThumbprint, now)
 	})
 }
 
 // redeem mints the token set of an approved request, unless the user was disabled or the
-// consent ended since the approval.
+// consent ended since the approval: the access token bound to the consent, of the scope
+// requested, and a refresh token where the consent's kind has one (mintsRefresh).
 func (p *Provider) redeem(t store.Txn, key string, req *ciba.Request, thumbprint string, now time.Time) (*TokenResponse, *oauth.Error, error) {
 	if u := p.Users.BySubject(req.Subject); u == nil || u.Disabled {
 		req.State = ciba.Denied
-		return nil, oauth.TokenDenied(), ciba.Save(t, key, req)
+		return nil, oauth.TokenDenied(), requests.Save(t, key, req, now)
 	}
-	cons, err := consent.Read(t, req.ConsentID)
-	if errors.Is(err, consent.ErrNotFound) || (err == nil && (!cons.Usable(now) || cons.ClientID != req.ClientID)) {
+	in, err := readIntent(t, req.ConsentID)
+	if errors.Is(err, errIntentUnknown) || (err == nil && (!in.usable(now) || in.clientID() != req.ClientID)) {
 		return nil, oauth.InvalidGrant("the consent is no longer authorised"), nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, minted, err := p.issue(t, grantOf(req, thumbprint, cons), now, true, nil)
+	resp, minted, err := p.issue(t, grantOf(req, thumbprint, in), now, in.kind.mintsRefresh(), nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	req.Minted = minted
-	return resp, nil, ciba.Save(t, key, req)
+	return resp, nil, requests.Save(t, key, req, now)
 }

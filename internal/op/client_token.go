@@ -43,13 +43,13 @@ func (p *Provider) clientKey() (*token.ClientTokenKey, error) {
 // store's.
 func (p *Provider) LookupAccess(tok string, now time.Time) (*token.Access, error) {
 	if !token.IsSelfContained(tok) {
-		return token.LookupAccess(p.Store, tok, now)
+		return accesses.Lookup(p.Store, tok, now)
 	}
 	a, err := p.verifyClientToken(tok, now)
 	if err != nil {
 		return nil, err
 	}
-	switch revoked, err := token.Revoked(p.Store, a.TokenID); {
+	switch revoked, err := revocations.Revoked(p.Store, a.TokenID); {
 	case err != nil:
 		return nil, err
 	case revoked:
@@ -87,7 +87,7 @@ func (p *Provider) refuseAtGate(r *http.Request, tok string, now time.Time) *obi
 	if err != nil {
 		return p.refuseToken(whyUnknown)
 	}
-	revoked, err := token.Revoked(p.Store, a.TokenID)
+	revoked, err := revocations.Revoked(p.Store, a.TokenID)
 	switch {
 	case err != nil:
 		return obie.Unexpected("the token could not be read", err)

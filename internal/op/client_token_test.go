@@ -174,7 +174,6 @@ func TestClientCredentialsTokenIsSelfContained(t *testing.T) {
 	}
 }
 
-
 // TestClientCredentialsTokenRefusals is every way a self-contained token stops being
 // taken, at the consent API (401 or 403), at introspection (inactive) and at the gate
 // (401, or 403 insufficient_scope for a good one).

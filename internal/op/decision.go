@@ -51,9 +51,10 @@ func (e *PasswordLockedError) Error() string {
 }
 
 // Decide applies the user's decision to the request behind a device link, in one
-// transaction with the consent: approval authorises it with the chosen accounts, denial
-// rejects it. A push client's tokens are minted in the same transaction; ping and push
-// clients are told afterwards.
+// transaction with the consent of whichever kind (decideIntent): approval authorises it
+// with the chosen accounts (a payment's debtor account), denial rejects it. A push
+// client's tokens are minted in the same transaction; ping and push clients are told
+// afterwards.
 func (p *Provider) Decide(deviceID, deviceToken string, d Decision) (*ciba.Request, error) {
 	now := p.Now()
 	if d.Approve {
@@ -64,43 +65,30 @@ func (p *Provider) Decide(deviceID, deviceToken string, d Decision) (*ciba.Reque
 	var req *ciba.Request
 	var tokens *TokenResponse
 	err := p.Store.Update(func(t store.Txn) error {
-		o, err := ciba.OpenDevice(t, deviceID, deviceToken)
+		o, err := devices.Open(t, deviceID, deviceToken)
 		if err != nil {
 			return err
 		}
 		r, key := o.Request, o.Key
-		if d.Approve {
-			if err := p.checkChoice(r.Subject, d.Accounts); err != nil {
-				return err
-			}
-		}
-		if err := ciba.Decide(t, key, r, d.Approve, now); err != nil {
+		if err := requests.Decide(t, key, r, d.Approve, now); err != nil {
 			return err
 		}
-		cons, err := consent.Change(t, r.ConsentID, now, func(c *consent.Consent) error {
-			if d.Approve {
-				return c.Authorise(r.Subject, d.Accounts, now)
-			}
-			return c.Reject(now)
-		})
-		switch {
-		case errors.Is(err, consent.ErrNotFound), errors.Is(err, consent.ErrNotAwaiting), errors.Is(err, consent.ErrExpired):
-			return ErrConsentUnusable
-		case err != nil:
+		in, err := p.decideIntent(t, r, d, now)
+		if err != nil {
 			return err
 		}
 		req, tokens = r, nil
 		switch {
 		case r.Mode == clients.Push && d.Approve:
 			r.State = ciba.Redeemed
-			g := grantOf(r, r.CertThumbprint, cons)
-			if tokens, r.Minted, err = p.issue(t, g, now, true, &idTokenExtras{authReqID: r.AuthReqID}); err != nil {
+			g := grantOf(r, r.CertThumbprint, in)
+			if tokens, r.Minted, err = p.issue(t, g, now, in.kind.mintsRefresh(), &idTokenExtras{authReqID: r.AuthReqID}); err != nil {
 				return err
 			}
 		case r.Mode == clients.Ping:
 			r.Pinged = true
 		}
-		return ciba.Save(t, key, r)
+		return requests.Save(t, key, r, now)
 	})
 	if err != nil {
 		return req, err
@@ -154,29 +142,10 @@ func (p *Provider) checkPassword(deviceID, deviceToken, password string, now tim
 	return nil
 }
 
-// checkChoice: the user is still enabled and the accounts are theirs (how many, and
-// duplicates, are the consent's rules: consent.Authorise).
-func (p *Provider) checkChoice(subject string, accounts []string) error {
-	u := p.Users.BySubject(subject)
-	if u == nil || u.Disabled {
-		return ErrUserDisabled
-	}
-	for _, a := range accounts {
-		if !u.HasAccount(a) {
-			return ErrForeignAccount
-		}
-	}
-	return nil
-}
-
 // grantOf is the grant an approved request stands for.
-func grantOf(r *ciba.Request, thumbprint string, c *consent.Consent) *userGrant {
-	g := &userGrant{
+func grantOf(r *ciba.Request, thumbprint string, in *intent) *userGrant {
+	return &userGrant{
 		clientID: r.ClientID, subject: r.Subject, consentID: r.ConsentID, scope: r.Scope, acr: r.ACR,
-		thumbprint: thumbprint, authTime: r.DecidedAt,
+		thumbprint: thumbprint, authTime: r.DecidedAt, until: in.until(),
 	}
-	if c.Expiration != nil {
-		g.until = c.Expiration.Time
-	}
-	return g
 }

@@ -1,8 +1,11 @@
 package op
 
 import (
+	"cmp"
 	"encoding/json"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/clients"
@@ -13,12 +16,19 @@ import (
 // the channels, in order, until one delivers, bounded by the request's expiry. A failure
 // is logged and the request stays pending.
 func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.DeviceLink) {
-	perms := make([]string, len(ar.consent.Permissions))
-	for i, perm := range ar.consent.Permissions {
+	perms := make([]string, len(ar.consent.permissions()))
+	for i, perm := range ar.consent.permissions() {
 		perms[i] = string(perm)
 	}
-	accounts := make([]any, len(ar.user.Accounts))
-	for i, a := range ar.user.Accounts {
+	// The accounts the user may pick (a consent that fixes its account offers only that)
+	// and, for a payment or funds consent, what it asks.
+	choosable, err := ar.consent.choosable(ar.user)
+	pay, payErr := ar.consent.paymentSummary(ar.user)
+	if err := cmp.Or(err, payErr); err != nil {
+		p.deliveryLog.Error("a stored payment consent does not read", zap.String("consent_id", req.ConsentID), zap.Error(err))
+	}
+	accounts := make([]any, len(choosable))
+	for i, a := range choosable {
 		accounts[i] = a
 	}
 	hint := ar.params.LoginHint
@@ -34,15 +44,13 @@ func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.De
 		ClientName:     ar.client.Client.Name,
 		BindingMessage: req.BindingMessage,
 		Scope:          req.Scope,
-		Consent:        notifier.ConsentSummary{ConsentID: req.ConsentID, Permissions: perms},
+		Consent:        notifier.ConsentSummary{ConsentID: req.ConsentID, Permissions: perms, ExpirationDateTime: ar.consent.expirationDateTime()},
+		Payment:        pay,
 		Accounts:       accounts,
 		DeviceURL:      p.URL(PathDevice+link.ID) + "#t=" + link.PageToken,
 		DecisionURL:    p.URL(PathDevice + link.ID),
 		DeviceToken:    link.Token,
 		ExpiresAt:      req.ExpiresAt,
-	}
-	if e := ar.consent.Expiration; e != nil {
-		n.Consent.ExpirationDateTime = e.Raw
 	}
 	p.enqueue(&delivery{
 		Kind: kindDevice, Expires: req.ExpiresAt, ClientID: req.ClientID, ConsentID: req.ConsentID,

@@ -9,8 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,8 +33,6 @@ import (
 const DefaultMaxDeliveries = 16
 
 const (
-	deliveryPrefix = "delivery/q/"
-	deliveryKeyKey = "delivery/key"
 	// leaseTTL outlasts one attempt, so a record is claimed again only after its worker
 	// gave up on it.
 	leaseTTL = notifier.AttemptTimeout + 5*time.Second
@@ -81,23 +77,6 @@ type deliveryQueue struct {
 	aead cipher.AEAD
 	// attemptTimeout bounds one attempt; notifier.AttemptTimeout when zero (tests shorten it).
 	attemptTimeout time.Duration
-}
-
-func deliveryKey(due time.Time, id string) string {
-	return fmt.Sprintf("%s%020d/%s", deliveryPrefix, due.UnixNano(), id)
-}
-
-// dueOf reads the due time back from a key.
-func dueOf(key string) (time.Time, bool) {
-	rest, ok := strings.CutPrefix(key, deliveryPrefix)
-	if !ok || len(rest) < 21 || rest[20] != '/' {
-		return time.Time{}, false
-	}
-	n, err := strconv.ParseInt(rest[:20], 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return time.Unix(0, n), true
 }
 
 // StartDeliveries starts the worker pool; records left by an earlier config or instance
@@ -152,17 +131,8 @@ func (p *Provider) putDelivery(d *delivery, payload any) error {
 		return err
 	}
 	d.Sealed = aead.Seal(nonce, nonce, plain, []byte(d.ID))
-	val, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
 	now := p.Now()
-	return p.Store.Put(deliveryKey(now, d.ID), val, recordTTL(now, d.Expires))
-}
-
-// recordTTL keeps a record a lease past its expiry, so the store drops it if no worker does.
-func recordTTL(now, expires time.Time) time.Duration {
-	return max(expires.Sub(now), 0) + leaseTTL
+	return deliveries.put(p.Store, d, now, now)
 }
 
 // deliveryAEAD loads, or makes once for every instance on the store, the sealing key.
@@ -173,21 +143,9 @@ func (p *Provider) deliveryAEAD() (cipher.AEAD, error) {
 	if q.aead != nil {
 		return q.aead, nil
 	}
-	key, err := p.Store.Get(deliveryKeyKey)
-	if errors.Is(err, store.ErrNotFound) {
-		key = make([]byte, 32)
-		if _, err = rand.Read(key); err != nil {
-			return nil, err
-		}
-		if err = p.Store.PutNew(deliveryKeyKey, key, 0); errors.Is(err, store.ErrExists) {
-			key, err = p.Store.Get(deliveryKeyKey)
-		}
-	}
+	key, err := deliveries.sealingKey(p.Store)
 	if err != nil {
 		return nil, err
-	}
-	if len(key) != 32 {
-		return nil, errors.New("the delivery key in the store is not 32 bytes")
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -292,38 +250,11 @@ func (p *Provider) deliveryWorker(work <-chan claimed, free <-chan struct{}) {
 	}
 }
 
-var errStopScan = errors.New("stop scan")
-
 // dueKeys lists up to claimBatch due keys in due order; with none, when the next is due.
 // Expired records met on the way are dropped together in one transaction.
 func (p *Provider) dueKeys() (due []string, next time.Time, err error) {
 	now := p.Now()
-	var expired []string
-	err = p.Store.Scan(deliveryPrefix, func(key string, val []byte) error {
-		at, ok := dueOf(key)
-		if !ok {
-			return nil
-		}
-		if at.After(now) {
-			next = at
-			return errStopScan
-		}
-		var d delivery
-		if json.Unmarshal(val, &d) == nil && !now.Before(d.Expires) {
-			if expired = append(expired, key); len(expired) == 4*claimBatch {
-				return errStopScan
-			}
-			return nil
-		}
-		due = append(due, key)
-		if len(due) == claimBatch {
-			return errStopScan
-		}
-		return nil
-	})
-	if errors.Is(err, errStopScan) {
-		err = nil
-	}
+	due, expired, next, err := deliveries.scanDue(p.Store, now, claimBatch)
 	if len(expired) > 0 {
 		p.dropExpired(expired, now)
 		if len(due) == 0 {
@@ -335,28 +266,7 @@ func (p *Provider) dueKeys() (due []string, next time.Time, err error) {
 
 // dropExpired deletes the expired records among keys that are still there.
 func (p *Provider) dropExpired(keys []string, now time.Time) {
-	var gone []delivery
-	err := p.Store.Update(func(t store.Txn) error {
-		gone = gone[:0]
-		for _, key := range keys {
-			val, err := t.Get(key)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			var d delivery
-			if json.Unmarshal(val, &d) != nil || now.Before(d.Expires) {
-				continue
-			}
-			if err := t.Delete(key); err != nil {
-				return err
-			}
-			gone = append(gone, d)
-		}
-		return nil
-	})
+	gone, err := deliveries.dropExpired(p.Store, keys, now)
 	if err != nil {
 		p.deliveryLog.Error("delivery queue", zap.Error(err))
 		return
@@ -369,43 +279,18 @@ func (p *Provider) dropExpired(keys []string, now time.Time) {
 // claim moves one record to now+leaseTTL; nil when another instance took it first or it
 // expired (then it is dropped).
 func (p *Provider) claim(key string, now time.Time) (*delivery, string, error) {
-	var d delivery
-	var leased string
-	expired := false
-	err := p.Store.Update(func(t store.Txn) error {
-		leased, expired = "", false
-		val, err := t.Get(key)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(val, &d); err != nil {
-			// A record that does not decode can never be delivered.
-			return t.Delete(key)
-		}
-		if err := t.Delete(key); err != nil {
-			return err
-		}
-		if !now.Before(d.Expires) {
-			expired = true
-			return nil
-		}
-		leased = deliveryKey(now.Add(leaseTTL), d.ID)
-		return t.Put(leased, val, recordTTL(now, d.Expires))
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", nil
-	}
+	d, leased, expired, err := deliveries.claim(p.Store, key, now)
 	if err != nil {
 		return nil, "", err
 	}
 	if expired {
-		p.logDelivery(&d, "expired", nil)
+		p.logDelivery(d, "expired", nil)
 		return nil, "", nil
 	}
 	if leased == "" {
 		return nil, "", nil
 	}
-	return &d, leased, nil
+	return d, leased, nil
 }
 
 // attemptDelivery makes one attempt and then deletes the record, or moves it to its next
@@ -451,25 +336,13 @@ func (p *Provider) attemptDelivery(d *delivery, leased string) {
 		if err == nil {
 			p.logDelivery(d, "delivered", nil)
 		}
-		if derr := p.Store.Delete(leased); derr != nil {
+		if derr := deliveries.remove(p.Store, leased); derr != nil {
 			p.deliveryLog.Error("delivery queue", zap.Error(derr))
 		}
 		return
 	}
 	d.Attempts++
-	val, merr := json.Marshal(d)
-	if merr != nil {
-		return
-	}
-	uerr := p.Store.Update(func(t store.Txn) error {
-		if _, err := t.Get(leased); err != nil {
-			return err
-		}
-		if err := t.Delete(leased); err != nil {
-			return err
-		}
-		return t.Put(deliveryKey(now.Add(backoff), d.ID), val, recordTTL(now, d.Expires))
-	})
+	uerr := deliveries.reschedule(p.Store, leased, d, now.Add(backoff), now)
 	if uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 		p.deliveryLog.Error("delivery queue", zap.Error(uerr))
 	}

@@ -126,7 +126,10 @@ func decisionError(err error) error {
 		return oauth.NewError("wrong_password", http.StatusForbidden, err.Error())
 	case errors.As(err, &locked):
 		return oauth.NewError("password_locked", http.StatusTooManyRequests, err.Error())
-	case errors.Is(err, consent.ErrNoAccounts), errors.Is(err, consent.ErrDuplicateAccount), errors.Is(err, ErrForeignAccount):
+	case errors.Is(err, ErrDebtorNotHeld):
+		return oauth.NewError("account_not_held", http.StatusForbidden, err.Error())
+	case errors.Is(err, consent.ErrNoAccounts), errors.Is(err, consent.ErrDuplicateAccount), errors.Is(err, ErrForeignAccount),
+		errors.Is(err, ErrDebtorChoice):
 		return oauth.InvalidRequest(err.Error())
 	}
 	return oauth.ServerError("the decision could not be stored", err)

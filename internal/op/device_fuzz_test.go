@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/store"
 )
@@ -16,17 +17,17 @@ import (
 func pendingLink(tb testing.TB, p *Provider) ciba.DeviceLink {
 	now := time.Now()
 	var consentID string
-	_ = p.Store.Scan("consent/", func(key string, _ []byte) error { consentID = strings.TrimPrefix(key, "consent/"); return nil })
+	_ = consent.Each(p.Store, now, func(c *consent.Consent) error { consentID = c.ID; return nil })
 	req := &ciba.Request{ClientID: "tpp", Subject: "sub-alice", Scope: "openid accounts", ConsentID: consentID,
 		Mode: "poll", CreatedAt: now, ExpiresAt: now.Add(time.Hour), State: ciba.Pending}
 	var link ciba.DeviceLink
 	err := p.Store.Update(func(t store.Txn) error {
-		key := ciba.Key("fuzz-" + now.String())
-		if err := ciba.Save(t, key, req); err != nil {
+		key := requests.Key("fuzz-" + now.String())
+		if err := requests.Save(t, key, req, now); err != nil {
 			return err
 		}
 		var err error
-		link, err = ciba.NewDevice(t, key, req.ExpiresAt)
+		link, err = devices.New(t, key, req.ExpiresAt, now)
 		return err
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/ciba"
 	"github.com/caddyciba/gateway/internal/users"
+	"github.com/caddyciba/gateway/notifier"
 )
 
 // DeviceView is what the user decides on, as the approval page and a bank's app read it.
@@ -24,6 +25,11 @@ type DeviceView struct {
 	Accounts    []AccountView `json:"accounts"`
 	// PasswordRequired: an approval with this token must carry the user's password.
 	PasswordRequired bool `json:"password_required"`
+	// Payment is what a payment or funds-confirmation consent asks (payee, masked
+	// accounts, amount, reference); absent for account access. Accounts then lists the
+	// accounts the user may pay from: one is picked; a consent that fixes its account lists
+	// only the user's account that is it (none: Payment.DebtorNotHeld).
+	Payment *notifier.PaymentSummary `json:"payment,omitempty"`
 }
 
 // PermissionView is one permission, with its plain words.
@@ -48,26 +54,44 @@ func (p *Provider) DeviceView(deviceID, deviceToken string) (*DeviceView, error)
 		return nil, err
 	}
 	r := o.Request
-	c, err := consent.Read(p.Store, r.ConsentID)
+	in, err := readIntent(p.Store, r.ConsentID)
+	if err != nil {
+		return nil, ErrConsentUnusable
+	}
+	choosable, err := in.choosable(u)
 	if err != nil {
 		return nil, ErrConsentUnusable
 	}
 	v := &DeviceView{
-		ClientName:        p.clientName(r.ClientID),
-		BindingMessage:    r.BindingMessage,
-		TransactionWindow: transactionWindow(c),
-		AccessLasts:       accessLasts(c),
-		ExpiresAt:         r.ExpiresAt,
-		Accounts:          make([]AccountView, len(u.Accounts)),
-		PasswordRequired:  o.Holder == ciba.Page && u.PasswordHash != "",
+		ClientName:       p.clientName(r.ClientID),
+		BindingMessage:   r.BindingMessage,
+		Permissions:      []PermissionView{},
+		ExpiresAt:        r.ExpiresAt,
+		Accounts:         make([]AccountView, len(choosable)),
+		PasswordRequired: o.Holder == ciba.Page && u.PasswordHash != "",
 	}
-	for _, perm := range c.Permissions {
-		v.Permissions = append(v.Permissions, PermissionView{Code: string(perm), Text: perm.Describe()})
+	if v.Payment, err = in.paymentSummary(u); err != nil {
+		return nil, ErrConsentUnusable
 	}
-	if c.Expiration != nil {
-		v.ConsentExpires = c.Expiration.Time.UTC().Format(time.RFC3339)
+	switch in.kind {
+	case accountAccess:
+		c := in.account
+		v.TransactionWindow, v.AccessLasts = transactionWindow(c), accessLasts(c)
+		for _, perm := range c.Permissions {
+			v.Permissions = append(v.Permissions, PermissionView{Code: string(perm), Text: perm.Describe()})
+		}
+	case domesticPayment:
+		v.AccessLasts = "for this one payment"
+	case fundsConfirmation:
+		v.AccessLasts = "until you withdraw it"
 	}
-	for i, a := range u.Accounts {
+	if until := in.until(); !until.IsZero() {
+		v.ConsentExpires = until.UTC().Format(time.RFC3339)
+		if in.kind == fundsConfirmation {
+			v.AccessLasts = "until " + inWords(until)
+		}
+	}
+	for i, a := range choosable {
 		v.Accounts[i] = accountView(a)
 	}
 	return v, nil
@@ -76,7 +100,7 @@ func (p *Provider) DeviceView(deviceID, deviceToken string) (*DeviceView, error)
 // openForUser opens a device link whose request still awaits its decision, with the user
 // it asks; a user who is gone or disabled is ErrUserDisabled.
 func (p *Provider) openForUser(deviceID, deviceToken string, now time.Time) (*ciba.Opened, *users.User, error) {
-	o, err := ciba.OpenDevice(p.Store, deviceID, deviceToken)
+	o, err := devices.Open(p.Store, deviceID, deviceToken)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -115,11 +139,7 @@ func maskedNumber(a users.Account) string {
 	}
 	obj, _ := first.(map[string]any)
 	id, _ := obj["Identification"].(string)
-	r := []rune(strings.ReplaceAll(id, " ", ""))
-	if len(r) < 4 {
-		return ""
-	}
-	return "••••" + string(r[len(r)-4:])
+	return maskIdentification(id)
 }
 
 func transactionWindow(c *consent.Consent) string {

@@ -21,11 +21,7 @@ func (p *Provider) Metadata() map[string]any {
 		assertionAlgs = append(assertionAlgs, a.String())
 	}
 	md := map[string]any{
-		"issuer":                 p.Issuer,
-		"jwks_uri":               p.URL(PathJWKS),
-		"token_endpoint":         p.URL(PathToken),
-		"revocation_endpoint":    p.URL(PathRevocation),
-		"introspection_endpoint": p.URL(PathIntrospection),
+		"issuer": p.Issuer,
 		"revocation_endpoint_auth_methods_supported":                      methods,
 		"introspection_endpoint_auth_methods_supported":                   methods,
 		"grant_types_supported":                                           []string{"client_credentials", string(token.CIBA), string(token.RefreshToken)},
@@ -37,20 +33,24 @@ func (p *Provider) Metadata() map[string]any {
 		"subject_types_supported":                                         []string{"public"},
 		"claims_parameter_supported":                                      false,
 		"tls_client_certificate_bound_access_tokens":                      true,
-		"backchannel_authentication_endpoint":                             p.URL(PathBackchannel),
 		"backchannel_token_delivery_modes_supported":                      p.deliveryModes(),
 		"backchannel_authentication_request_signing_alg_values_supported": p.requestObjectAlgs(),
 		"backchannel_user_code_parameter_supported":                       true,
 		"acr_values_supported":                                            ACRValues,
 		"claims_supported":                                                []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "acr", "openbanking_intent_id"},
 	}
-	if p.MTLSBase != "" {
-		md["mtls_endpoint_aliases"] = map[string]string{
-			"token_endpoint":                      p.MTLSURL(PathToken),
-			"backchannel_authentication_endpoint": p.MTLSURL(PathBackchannel),
-			"revocation_endpoint":                 p.MTLSURL(PathRevocation),
-			"introspection_endpoint":              p.MTLSURL(PathIntrospection),
+	aliases := map[string]string{}
+	for _, e := range p.endpoints() {
+		if e.metadata == "" {
+			continue
 		}
+		md[e.metadata] = p.URL(e.path)
+		if e.mtls && p.MTLSBase != "" {
+			aliases[e.metadata] = p.MTLSURL(e.path)
+		}
+	}
+	if len(aliases) > 0 {
+		md["mtls_endpoint_aliases"] = aliases
 	}
 	return md
 }

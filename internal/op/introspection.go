@@ -78,7 +78,7 @@ func (p *Provider) accessActive(a *token.Access, now time.Time) bool {
 // introspectRefresh answers for a refresh token (RFC 7662 §2.1: the server may introspect
 // any token it issued); it has no token_type, which names access-token types.
 func (p *Provider) introspectRefresh(tok, clientID string, now time.Time) *Introspection {
-	rec, err := token.LookupRefresh(p.Store, tok, now)
+	rec, err := refreshes.Lookup(p.Store, tok, now)
 	if err != nil || rec.ClientID != clientID {
 		return &Introspection{Active: false}
 	}

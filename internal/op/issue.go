@@ -58,16 +58,16 @@ func (p *Provider) issue(t store.Txn, g *userGrant, now time.Time, mintRefresh b
 		}
 		ttl = min(ttl, rttl)
 		var err error
-		rt, err = token.MintRefresh(t, &token.Refresh{
+		rt, err = refreshes.Mint(t, &token.Refresh{
 			ClientID: g.clientID, Subject: g.subject, ConsentID: g.consentID, Scope: g.scope,
 			CertThumbprint: g.thumbprint, AuthTime: g.authTime.Unix(), ACR: g.acr, ExpiresAt: now.Add(rttl).Unix(),
 		}, rttl)
 		if err != nil {
 			return nil, nil, err
 		}
-		refreshKey = token.RefreshKey(rt)
+		refreshKey = refreshes.Key(rt)
 	}
-	at, err := token.MintAccess(t, &token.Access{
+	at, err := accesses.Mint(t, &token.Access{
 		ClientID: g.clientID, Grant: token.CIBA, Scope: g.scope, Subject: g.subject, ConsentID: g.consentID,
 		CertThumbprint: g.thumbprint, IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
 	}, ttl)
@@ -75,12 +75,12 @@ func (p *Provider) issue(t store.Txn, g *userGrant, now time.Time, mintRefresh b
 		return nil, nil, err
 	}
 	if refreshKey != "" {
-		if err := token.LinkAccess(t, refreshKey, token.AccessKey(at), now.Add(ttl).Unix(), now); err != nil {
+		if err := refreshes.Link(t, refreshKey, accesses.Key(at), now.Add(ttl).Unix(), now); err != nil {
 			return nil, nil, err
 		}
 	}
 	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: g.scope, consentID: g.consentID}
-	minted := []string{token.AccessKey(at)}
+	minted := []string{accesses.Key(at)}
 	if rt != "" {
 		resp.RefreshToken = rt
 		minted = append(minted, refreshKey)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/caddyciba/gateway/internal/store"
 )
 
 // A consent's last use is noted at most once a minute per gateway instance: the dashboard
@@ -45,7 +47,28 @@ func (n *useNotes) due(consentID string, now int64) bool {
 	return true
 }
 
+// consentUses keeps each consent's last use at the gate under "consentuse/<ConsentId>",
+// as decimal unix seconds, for useKeep after the use.
+type consentUses struct{}
+
 func useKey(consentID string) string { return "consentuse/" + consentID }
+
+func (consentUses) note(t store.Txn, consentID string, at time.Time) error {
+	return t.Put(useKey(consentID), strconv.AppendInt(nil, at.Unix(), 10), useKeep)
+}
+
+// last is the consent's last noted use; store.ErrNotFound when none is kept.
+func (consentUses) last(rd store.Reader, consentID string) (time.Time, error) {
+	buf, err := rd.Get(useKey(consentID))
+	if err != nil {
+		return time.Time{}, err
+	}
+	sec, err := strconv.ParseInt(strings.TrimSpace(string(buf)), 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Unix(sec, 0), nil
+}
 
 // NoteUse records that the consent's token was admitted at the gate. It never waits for
 // the store: the write, when one is due, runs after the answer, and a failed write only
@@ -61,20 +84,16 @@ func (p *Provider) NoteUse(consentID string) {
 	p.inflight.Add(1)
 	go func() {
 		defer p.inflight.Done()
-		_ = p.Store.Put(useKey(consentID), strconv.AppendInt(nil, now.Unix(), 10), useKeep)
+		_ = uses.note(p.Store, consentID, now)
 	}()
 }
 
 // LastUse is when the consent was last admitted at the gate, to the minute, or the zero
 // time.
 func (p *Provider) LastUse(consentID string) time.Time {
-	buf, err := p.Store.Get(useKey(consentID))
+	at, err := uses.last(p.Store, consentID)
 	if err != nil {
 		return time.Time{}
 	}
-	sec, err := strconv.ParseInt(strings.TrimSpace(string(buf)), 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.Unix(sec, 0)
+	return at
 }

@@ -58,6 +58,12 @@ type Config struct {
 	AccessIdle time.Duration
 	// Payments is the bank's policy for payment consents (currencies, cut-off).
 	Payments payment.Policy
+	// Users resolves the users (none when nil); Channels reach the user's authentication
+	// device, tried in order.
+	Users    UserDirectory
+	Channels []notifier.Channel
+	// Logger is the root of the provider's logs (ciba.flow, ciba.delivery); none when nil.
+	Logger *zap.Logger
 }
 
 // DefaultBindingMessage is a short printable-ASCII set that every phone and TPP screen
@@ -78,15 +84,13 @@ type Provider struct {
 	Clients  *clients.Registry
 	Auth     *clients.Authenticator
 	Consents *consent.Repo
-	Users    UserDirectory
-	// Channels reach the user's authentication device, tried in order.
-	Channels []notifier.Channel
 	Now      func() time.Time
 
 	// The children of the logger UseLogger is given.
 	flowLog, deliveryLog *zap.Logger
 
 	// The gate's records, decoded once per stored version.
+	routes         routes
 	accessRecords  *store.Decoded[heldAccess]
 	consentRecords *store.Decoded[consent.Consent]
 
@@ -125,22 +129,21 @@ func New(cfg Config, s store.Store, k *keys.Keyring, reg *clients.Registry) *Pro
 	if cfg.Lockout.Duration <= 0 {
 		cfg.Lockout.Duration = users.DefaultLockoutDuration
 	}
+	if cfg.Users == nil {
+		cfg.Users = users.Empty()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
 	p := &Provider{Config: cfg, Store: s, Keys: k, Clients: reg, Now: time.Now}
-	p.UseLogger(zap.NewNop())
-	p.Users = users.Empty()
+	p.UseLogger(cfg.Logger)
 	p.accessRecords = store.NewDecoded(gateCacheSize, decodeHeldAccess)
 	p.consentRecords = store.NewDecoded(gateCacheSize, consent.Decode)
 	p.callback = notifier.NewCallback()
 	p.limits = &ratelimit.Limiter{Store: s, Prefix: rateLimitPrefix}
 	p.background, p.cancel = context.WithCancel(context.Background())
-	// A client assertion may name the issuer or the endpoint it is sent to (CIBA §7.1).
-	audiences := []string{cfg.Issuer}
-	for _, path := range []string{PathToken, PathBackchannel, PathRevocation, PathIntrospection} {
-		audiences = append(audiences, p.URL(path))
-		if cfg.MTLSBase != "" {
-			audiences = append(audiences, p.MTLSURL(path))
-		}
-	}
+	p.routes = newRoutes(p.endpoints())
+	audiences := p.audiences()
 	p.Consents = &consent.Repo{Store: s, Now: func() time.Time { return p.Now() }}
 	p.Auth = &clients.Authenticator{
 		Registry:  reg,

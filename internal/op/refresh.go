@@ -28,7 +28,7 @@ func (p *Provider) refreshGrant(c *clients.Authenticated, form url.Values) (*Tok
 }
 
 func (p *Provider) refresh(t store.Txn, rt string, c *clients.Authenticated, form url.Values, now time.Time) (*TokenResponse, *oauth.Error, error) {
-	rec, err := token.LookupRefresh(t, rt, now)
+	rec, err := refreshes.Lookup(t, rt, now)
 	if errors.Is(err, token.ErrInvalid) {
 		return nil, oauth.InvalidGrant("the refresh token is invalid, expired or revoked"), nil
 	}
@@ -57,11 +57,11 @@ func (p *Provider) refresh(t store.Txn, rt string, c *clients.Authenticated, for
 		return nil, nil, fmt.Errorf("the grant could not be read: %w", err)
 	case grantOver, grantNotAuthorised:
 		// The grant is over for good: drop the refresh token with the answer.
-		return nil, oauth.InvalidGrant("the grant behind the refresh token is no longer authorised"), token.RevokeRefresh(t, rt)
+		return nil, oauth.InvalidGrant("the grant behind the refresh token is no longer authorised"), refreshes.Revoke(t, rt)
 	}
 	g := &userGrant{
 		clientID: rec.ClientID, subject: rec.Subject, consentID: rec.ConsentID, scope: scope, acr: rec.ACR,
-		thumbprint: rec.CertThumbprint, authTime: time.Unix(rec.AuthTime, 0), refreshKey: token.RefreshKey(rt),
+		thumbprint: rec.CertThumbprint, authTime: time.Unix(rec.AuthTime, 0), refreshKey: refreshes.Key(rt),
 	}
 	if g.thumbprint == "" {
 		g.thumbprint = c.CertThumbprint

@@ -69,18 +69,18 @@ func (p *Provider) findRevocable(t store.Txn, tok string) (owner string, drop fu
 		if err != nil {
 			return "", nil, err
 		}
-		return at.ClientID, func(t store.Txn) error { return token.RevokeSelfContained(t, at, now) }, nil
+		return at.ClientID, func(t store.Txn) error { return revocations.Revoke(t, at, now) }, nil
 	}
-	at, err := token.LookupAccess(t, tok, now)
+	at, err := accesses.Lookup(t, tok, now)
 	if err == nil {
-		return at.ClientID, func(t store.Txn) error { return token.RevokeAccess(t, tok) }, nil
+		return at.ClientID, func(t store.Txn) error { return accesses.Revoke(t, tok) }, nil
 	}
 	if !errors.Is(err, token.ErrInvalid) {
 		return "", nil, err
 	}
-	rt, err := token.LookupRefresh(t, tok, now)
+	rt, err := refreshes.Lookup(t, tok, now)
 	if err == nil {
-		return rt.ClientID, func(t store.Txn) error { return token.RevokeRefresh(t, tok) }, nil
+		return rt.ClientID, func(t store.Txn) error { return refreshes.Revoke(t, tok) }, nil
 	}
 	if errors.Is(err, token.ErrInvalid) {
 		return "", nil, nil

@@ -16,21 +16,21 @@ import (
 
 // withdrawConsent ends the consent's live request inside t; nil when there was none.
 func withdrawConsent(t store.Txn, consentID string, now time.Time) (*ciba.Request, error) {
-	r, key, err := ciba.WithdrawConsent(t, consentID, now)
+	r, key, err := requests.WithdrawConsent(t, consentID, now)
 	if err != nil || r == nil {
 		return nil, err
 	}
-	return r, markPing(t, key, r)
+	return r, markPing(t, key, r, now)
 }
 
 // markPing lets a ping client's first poll after the ping through unthrottled, as after a
 // decision.
-func markPing(t store.Txn, key string, r *ciba.Request) error {
+func markPing(t store.Txn, key string, r *ciba.Request, now time.Time) error {
 	if r.Mode != clients.Ping {
 		return nil
 	}
 	r.Pinged = true
-	return ciba.Save(t, key, r)
+	return requests.Save(t, key, r, now)
 }
 
 // ended tells the client of each withdrawn request, after its transaction committed.
@@ -52,20 +52,20 @@ func (p *Provider) WithdrawUser(sub string) (int, error) {
 	var ended []*ciba.Request
 	err := p.Store.Update(func(t store.Txn) error {
 		ended = ended[:0]
-		list, err := readPending(t, sub)
+		list, err := userPending.read(t, sub)
 		if err != nil {
 			return err
 		}
 		now := p.Now()
 		for _, e := range list {
-			r, err := ciba.Withdraw(t, e.Key, now)
+			r, err := requests.Withdraw(t, e.Key, now)
 			if err != nil {
 				return err
 			}
 			if r == nil {
 				continue
 			}
-			if err := markPing(t, e.Key, r); err != nil {
+			if err := markPing(t, e.Key, r, now); err != nil {
 				return err
 			}
 			ended = append(ended, r)

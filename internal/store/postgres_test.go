@@ -200,12 +200,25 @@ func BenchmarkGet(b *testing.B) {
 			if err := s.Put("at/some-token-hash", make([]byte, 400), time.Hour); err != nil {
 				b.Fatal(err)
 			}
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := s.Get("at/some-token-hash"); err != nil {
-					b.Fatal(err)
-				}
+			if err := s.Put("consent/some-id", make([]byte, 600), time.Hour); err != nil {
+				b.Fatal(err)
 			}
+			b.Run("Get", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := s.Get("at/some-token-hash"); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			// The gate's read: a token with its consent.
+			b.Run("GetMany", func(b *testing.B) {
+				keys, vals := []string{"at/some-token-hash", "consent/some-id"}, make([][]byte, 2)
+				for b.Loop() {
+					if err := s.GetMany(keys, vals); err != nil || vals[1] == nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		})
 	}
 }

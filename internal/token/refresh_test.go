@@ -28,7 +28,7 @@ func TestRevokeRefreshEndsItsAccessTokens(t *testing.T) {
 	mintUnder := func(t *testing.T, ttl time.Duration) {
 		t.Helper()
 		err := s.Update(func(tx store.Txn) error {
-			at, err := MintAccess(tx, &Access{ClientID: "c", Grant: CIBA, ExpiresAt: now.Add(ttl).Unix()}, ttl)
+			at, err := Accesses{}.Mint(tx, &Access{ClientID: "c", Grant: CIBA, ExpiresAt: now.Add(ttl).Unix()}, ttl)
 			if err != nil {
 				return err
 			}
@@ -41,7 +41,7 @@ func TestRevokeRefreshEndsItsAccessTokens(t *testing.T) {
 	}
 	err := s.Update(func(tx store.Txn) error {
 		var err error
-		rt, err = MintRefresh(tx, &Refresh{ClientID: "c", ExpiresAt: now.Add(time.Hour).Unix()}, time.Hour)
+		rt, err = Refreshes{}.Mint(tx, &Refresh{ClientID: "c", ExpiresAt: now.Add(time.Hour).Unix()}, time.Hour)
 		return err
 	})
 	if err != nil {
@@ -49,7 +49,7 @@ func TestRevokeRefreshEndsItsAccessTokens(t *testing.T) {
 	}
 	mintUnder(t, time.Minute)
 	mintUnder(t, 2*time.Minute)
-	rec, err := LookupRefresh(s, rt, now)
+	rec, err := Refreshes{}.Lookup(s, rt, now)
 	if err != nil || len(rec.Access) != 2 {
 		t.Fatalf("refresh record %+v, %v: want two access tokens listed", rec, err)
 	}
@@ -68,19 +68,19 @@ func TestRevokeRefreshEndsItsAccessTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec, _ := LookupRefresh(s, rt, now); len(rec.Access) != 2 || rec.Access[0].Key != AccessKey(access[1]) {
+	if rec, _ := (Refreshes{}).Lookup(s, rt, now); len(rec.Access) != 2 || rec.Access[0].Key != AccessKey(access[1]) {
 		t.Fatalf("after an expiry: %+v, want the second token and y", rec.Access)
 	}
 
 	if err := s.Update(func(tx store.Txn) error { return RevokeRefresh(tx, rt) }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LookupRefresh(s, rt, now); !errors.Is(err, ErrInvalid) {
+	if _, err := (Refreshes{}).Lookup(s, rt, now); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("refresh token after revocation: %v", err)
 	}
 	// The first expired at later by its own time; the second was live and is revoked.
 	for _, at := range access {
-		if _, err := LookupAccess(s, at, later); !errors.Is(err, ErrInvalid) {
+		if _, err := (Accesses{}).Lookup(s, at, later); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("access token after its refresh token's revocation: %v, want ErrInvalid", err)
 		}
 	}

@@ -19,8 +19,8 @@ import (
 // gateway MACs with a key of its own (HS256), carrying the client, its certificate
 // thumbprint, the scope, iat/exp and a 256-bit jti. Minting writes nothing, so the token
 // endpoint never waits on the disk for it and a crash loses nothing. The token holds no
-// secret; revocation is a small record keyed by the hash of its jti (RevokeSelfContained),
-// read at each use.
+// secret; revocation is a small record keyed by the hash of its jti (Revocations), read
+// at each use.
 
 // clientKeyName is where the shared HS256 key lives: made once by whichever instance
 // comes first (PutNew) and read by every other.
@@ -46,7 +46,8 @@ type storedClientKey struct {
 }
 
 // LoadOrCreateClientKey reads the shared key from the store, making it first if none is
-// stored. Instances starting together converge on the one PutNew stored first.
+// stored; it alone reads and writes the key's record. Instances starting together
+// converge on the one PutNew stored first.
 func LoadOrCreateClientKey(s store.Store, issuer string) (*ClientTokenKey, error) {
 	buf, err := s.Get(clientKeyName)
 	if errors.Is(err, store.ErrNotFound) {
@@ -133,7 +134,7 @@ func IsSelfContained(tok string) bool { return strings.Count(tok, ".") == 2 }
 
 // Verify returns what tok stands for when the gateway's key made it; ErrInvalid for a
 // token of another key, tampered with, or of another shape. It checks neither expiry
-// (Access.Live) nor revocation (Revoked): the caller does, as for a stored token.
+// (Access.Live) nor revocation (Revocations.Revoked): the caller does, as for a stored token.
 func (k *ClientTokenKey) Verify(tok string) (*Access, error) {
 	if !IsSelfContained(tok) {
 		return nil, ErrInvalid
@@ -157,15 +158,17 @@ func (k *ClientTokenKey) Verify(tok string) (*Access, error) {
 	return a, nil
 }
 
-// RevokedKey is the store key of a self-contained token's revocation: the hash of its jti.
-func RevokedKey(jti string) string { return Key(revokedKind, jti) }
+// Revocations keeps the revocations of self-contained tokens in the store: a record under
+// "atrev/" and the hash of the token's jti, kept until the token would have expired. Its
+// keys are built nowhere else; the zero value is ready to use.
+type Revocations struct{}
 
 // revocationSkew keeps a revocation past the token's expiry by the clock difference
 // tolerated between instances and the database, whose clock expires records.
 const revocationSkew = time.Minute
 
-// RevokeSelfContained records that a's token is revoked until it would have expired.
-func RevokeSelfContained(t store.Txn, a *Access, now time.Time) error {
+// Revoke records that a's token is revoked until it would have expired at now.
+func (Revocations) Revoke(t store.Txn, a *Access, now time.Time) error {
 	if a.TokenID == "" {
 		return errors.New("token: not a self-contained token")
 	}
@@ -173,12 +176,12 @@ func RevokeSelfContained(t store.Txn, a *Access, now time.Time) error {
 	if left <= 0 {
 		return nil
 	}
-	return t.Put(RevokedKey(a.TokenID), []byte{1}, left+revocationSkew)
+	return t.Put(revokedKey(a.TokenID), []byte{1}, left+revocationSkew)
 }
 
-// Revoked tells whether a self-contained token's jti has been revoked.
-func Revoked(r store.Reader, jti string) (bool, error) {
-	_, err := r.Get(RevokedKey(jti))
+// Revoked tells whether a self-contained token's jti has been revoked: one key read.
+func (Revocations) Revoked(r store.Reader, jti string) (bool, error) {
+	_, err := r.Get(revokedKey(jti))
 	switch {
 	case err == nil:
 		return true, nil
@@ -187,3 +190,5 @@ func Revoked(r store.Reader, jti string) (bool, error) {
 	}
 	return false, err
 }
+
+func revokedKey(jti string) string { return Key(revokedKind, jti) }

@@ -9,6 +9,8 @@ import (
 	"github.com/caddyciba/gateway/internal/store"
 )
 
+var revocations Revocations
+
 func openStore(t *testing.T) store.Store {
 	t.Helper()
 	s, err := store.OpenBadger(t.TempDir(), nil)
@@ -56,13 +58,13 @@ func TestSelfContained(t *testing.T) {
 		t.Error("a CIBA token was made self-contained")
 	}
 
-	if revoked, err := Revoked(s, a.TokenID); err != nil || revoked {
+	if revoked, err := revocations.Revoked(s, a.TokenID); err != nil || revoked {
 		t.Fatalf("revoked before revocation: %v %v", revoked, err)
 	}
-	if err := s.Update(func(tx store.Txn) error { return RevokeSelfContained(tx, got, now) }); err != nil {
+	if err := s.Update(func(tx store.Txn) error { return revocations.Revoke(tx, got, now) }); err != nil {
 		t.Fatal(err)
 	}
-	if revoked, err := Revoked(s, a.TokenID); err != nil || !revoked {
+	if revoked, err := revocations.Revoked(s, a.TokenID); err != nil || !revoked {
 		t.Fatalf("not revoked: %v %v", revoked, err)
 	}
 	// The record is kept under the jti's hash, not the jti.
@@ -71,10 +73,10 @@ func TestSelfContained(t *testing.T) {
 	}
 	// An expired token needs no record.
 	expired := &Access{TokenID: "expired", ExpiresAt: now.Add(-time.Second).Unix()}
-	if err := s.Update(func(tx store.Txn) error { return RevokeSelfContained(tx, expired, now) }); err != nil {
+	if err := s.Update(func(tx store.Txn) error { return revocations.Revoke(tx, expired, now) }); err != nil {
 		t.Fatal(err)
 	}
-	if revoked, _ := Revoked(s, "expired"); revoked {
+	if revoked, _ := revocations.Revoked(s, "expired"); revoked {
 		t.Error("an expired token's revocation was stored")
 	}
 }

@@ -44,9 +44,14 @@ type lockRecord struct {
 	Until    time.Time `json:"u,omitempty"`
 }
 
+// lockRecords keeps each user's count under "pwlock/<subject>", as JSON, for the lock's
+// Duration after its last write. Its keys are built nowhere else.
+type lockRecords struct{}
+
 func lockKey(subject string) string { return "pwlock/" + subject }
 
-func readLock(r store.Reader, subject string) (lockRecord, error) {
+// get is the user's count; an empty one when none is kept.
+func (lockRecords) get(r store.Reader, subject string) (lockRecord, error) {
 	var rec lockRecord
 	buf, err := r.Get(lockKey(subject))
 	switch {
@@ -58,13 +63,17 @@ func readLock(r store.Reader, subject string) (lockRecord, error) {
 	return rec, json.Unmarshal(buf, &rec)
 }
 
-func (l Lockout) writeLock(t store.Txn, subject string, rec lockRecord) error {
+func (lockRecords) put(t store.Txn, subject string, rec lockRecord, keep time.Duration) error {
 	buf, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	return t.Put(lockKey(subject), buf, l.Duration)
+	return t.Put(lockKey(subject), buf, keep)
 }
+
+func (lockRecords) delete(t store.Txn, subject string) error { return t.Delete(lockKey(subject)) }
+
+var locks lockRecords
 
 // Verdict is the outcome of a password check under the lockout.
 type Verdict struct {
@@ -97,7 +106,7 @@ func (l Lockout) Check(s store.Store, u *User, password string, now time.Time) (
 // attempt is counted or checked, however close behind it comes.
 func (l Lockout) reserve(s store.Store, subject string, now time.Time) (n int, window int64, err error) {
 	err = s.Update(func(t store.Txn) error {
-		rec, err := readLock(t, subject)
+		rec, err := locks.get(t, subject)
 		if err != nil {
 			return err
 		}
@@ -116,7 +125,7 @@ func (l Lockout) reserve(s store.Store, subject string, now time.Time) (n int, w
 			rec.Until = now.Add(l.Duration)
 		}
 		n, window = rec.Failures, rec.Window
-		return l.writeLock(t, subject, rec)
+		return locks.put(t, subject, rec, l.Duration)
 	})
 	return n, window, err
 }
@@ -126,7 +135,7 @@ func (l Lockout) reserve(s store.Store, subject string, now time.Time) (n int, w
 // never keeps a lock, so at most Attempts wrong passwords are checked in a run.
 func (l Lockout) release(s store.Store, subject string, window int64) error {
 	return s.Update(func(t store.Txn) error {
-		rec, err := readLock(t, subject)
+		rec, err := locks.get(t, subject)
 		if err != nil || rec.Window != window || rec.Failures == 0 {
 			return err
 		}
@@ -135,16 +144,16 @@ func (l Lockout) release(s store.Store, subject string, window int64) error {
 			rec.Until = time.Time{}
 		}
 		if rec.Failures == 0 {
-			return t.Delete(lockKey(subject))
+			return locks.delete(t, subject)
 		}
-		return l.writeLock(t, subject, rec)
+		return locks.put(t, subject, rec, l.Duration)
 	})
 }
 
 // LockedUntil is the end of the user's lock, or the zero time when the password may be
 // tried; for showing, the check itself is Check's.
 func (l Lockout) LockedUntil(r store.Reader, subject string, now time.Time) (time.Time, error) {
-	rec, err := readLock(r, subject)
+	rec, err := locks.get(r, subject)
 	if err != nil || !now.Before(rec.Until) {
 		return time.Time{}, err
 	}
@@ -153,6 +162,6 @@ func (l Lockout) LockedUntil(r store.Reader, subject string, now time.Time) (tim
 
 // Counted is how many attempts of the user's current run are counted.
 func (l Lockout) Counted(r store.Reader, subject string) (int, error) {
-	rec, err := readLock(r, subject)
+	rec, err := locks.get(r, subject)
 	return rec.Failures, err
 }

@@ -42,15 +42,20 @@ func (r *Result) Merge(o *Result) {
 // maxSamples bounds the latencies kept per worker and phase.
 const maxSamples = 200_000
 
-// Run sends make() requests from workers goroutines for d and expects status want. do
-// is called with the request and must return the status.
+// Run sends requests from workers goroutines for d: do sends one and returns its status.
 func Run(workers int, d time.Duration, do func() (int, error)) *Result {
+	return RunEach(workers, d, func(int) func() (int, error) { return do })
+}
+
+// RunEach is Run with a request function of each worker's own (worker numbers from 0).
+func RunEach(workers int, d time.Duration, each func(worker int) func() (int, error)) *Result {
 	var mu sync.Mutex
 	total := &Result{}
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(d)
-	for range workers {
+	for w := range workers {
+		do := each(w)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
