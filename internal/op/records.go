@@ -30,15 +30,15 @@ import (
 //
 // The op repositories hold no state, so one of each serves every provider.
 var (
-	requests  ciba.Requests
-	devices   ciba.Devices
-	accesses  token.Accesses
-	refreshes token.Refreshes
+	requests   ciba.Requests
+	devices    ciba.Devices
+	accesses   token.Accesses
+	refreshes  token.Refreshes
+	sessions   accessSessions
+	uses       consentUses
+	deliveries deliveryRecords
 	// revocations holds the revoked self-contained (client-credentials) tokens.
 	revocations token.Revocations
-	sessions    accessSessions
-	uses        consentUses
-	deliveries  deliveryRecords
 	// userPending counts each user's live requests for the caps.
 	userPending pendingLists
 )

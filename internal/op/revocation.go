@@ -12,8 +12,9 @@ import (
 // PathRevocation is the RFC 7009 endpoint.
 const PathRevocation = "/revoke"
 
-// ServeRevocation answers POST /revoke: the client's own access or refresh token is deleted (a
-// self-contained one recorded revoked) and stops working on the next request; an unknown or expired token is answered 200 all the same.
+// ServeRevocation answers POST /revoke: the client's own access or refresh token is deleted
+// (a self-contained one recorded revoked) and stops working on the next request; an
+// unknown or expired token is answered 200 all the same.
 // Revoking a refresh token ends the access tokens of its grant too (RFC 7009 §2.1): they
 // name it, and the gate and introspection refuse a token whose refresh token is gone.
 func (p *Provider) ServeRevocation(w http.ResponseWriter, r *http.Request) {
