@@ -93,7 +93,7 @@ func TestClientAuthentication(t *testing.T) {
 				if resp.status != http.StatusOK || resp.str("access_token") == "" {
 					t.Fatalf("got %d %s, want a token", resp.status, resp.raw)
 				}
-				rec, err := token.LookupAccess(activeApp(t).Store(), resp.str("access_token"), time.Now())
+				rec, err := activeApp(t).provider.LookupAccess(resp.str("access_token"), time.Now())
 				if err != nil || rec.ClientID != tc.client || rec.Grant != token.ClientCredentials {
 					t.Fatalf("token record %+v, %v; want client %s", rec, err, tc.client)
 				}

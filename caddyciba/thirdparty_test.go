@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/caddyciba/gateway/internal/token"
 )
 
 // e2eDir holds the npm project of the third-party client scripts.
@@ -87,7 +85,7 @@ func TestOpenIDClientClientCredentials(t *testing.T) {
 			if got.TokenType != "bearer" || got.Scope != "accounts" || got.ExpiresIn <= 0 {
 				t.Errorf("token response %+v", got)
 			}
-			rec, err := token.LookupAccess(activeApp(t).Store(), got.AccessToken, time.Now())
+			rec, err := activeApp(t).provider.LookupAccess(got.AccessToken, time.Now())
 			if err != nil || rec.ClientID != tc.clientID {
 				t.Fatalf("token record %+v, %v", rec, err)
 			}

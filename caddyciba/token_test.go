@@ -2,6 +2,7 @@ package caddyciba
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,9 +25,21 @@ func TestClientCredentialsGrant(t *testing.T) {
 		if resp.str("token_type") != "Bearer" || resp.str("scope") != "accounts" || resp.body["expires_in"] != float64(600) {
 			t.Errorf("body: %s", resp.raw)
 		}
-		raw, err := base64.RawURLEncoding.DecodeString(resp.str("access_token"))
-		if err != nil || len(raw) < 32 {
-			t.Errorf("access token %q is not 256 bits of base64url", resp.str("access_token"))
+		// A self-contained JWT whose jti is 256 random bits.
+		parts := strings.Split(resp.str("access_token"), ".")
+		var claims struct {
+			JTI      string `json:"jti"`
+			ClientID string `json:"client_id"`
+		}
+		if len(parts) != 3 {
+			t.Fatalf("access token %q is not a compact JWS", resp.str("access_token"))
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil || json.Unmarshal(payload, &claims) != nil || claims.ClientID != "tpp-basic" {
+			t.Fatalf("access token payload %s: %v", payload, err)
+		}
+		if raw, err := base64.RawURLEncoding.DecodeString(claims.JTI); err != nil || len(raw) < 32 {
+			t.Errorf("jti %q is not 256 bits of base64url", claims.JTI)
 		}
 		if _, ok := resp.body["refresh_token"]; ok {
 			t.Error("client credentials issued a refresh token")

@@ -6,11 +6,11 @@ import (
 
 	"github.com/caddyciba/gateway/internal/clients"
 	"github.com/caddyciba/gateway/internal/oauth"
-	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/internal/token"
 )
 
-// clientCredentials issues a TPP's own access token (for the consent endpoints).
+// clientCredentials issues a TPP's own access token (for the consent endpoints): a
+// self-contained token (token.ClientTokenKey), revoked by its jti.
 func (p *Provider) clientCredentials(c *clients.Authenticated, form url.Values) (*TokenResponse, error) {
 	scopes := requestedScopes(form, c.Client)
 	if len(scopes) == 0 || !c.Client.AllowsScope(scopes) {
@@ -25,14 +25,14 @@ func (p *Provider) clientCredentials(c *clients.Authenticated, form url.Values) 
 		IssuedAt:       now.Unix(),
 		ExpiresAt:      now.Add(p.AccessTokenTTL).Unix(),
 	}
-	var tok string
-	err := p.Store.Update(func(t store.Txn) error {
-		var err error
-		tok, err = accesses.Mint(t, rec, p.AccessTokenTTL)
-		return err
-	})
+	// Self-contained: nothing to store, so nothing to wait for and nothing a crash loses.
+	k, err := p.clientKey()
 	if err != nil {
-		return nil, oauth.ServerError("the token could not be stored", err)
+		return nil, oauth.ServerError("the token key could not be read", err)
+	}
+	tok, err := k.Mint(rec)
+	if err != nil {
+		return nil, oauth.ServerError("the token could not be made", err)
 	}
 	return &TokenResponse{
 		AccessToken: tok,

@@ -77,9 +77,12 @@ func (p *Provider) clientCaller(r *http.Request, scope string) (string, error) {
 	if !ok {
 		return "", p.refuseToken("")
 	}
-	rec, err := accesses.Lookup(p.Store, tok, p.Now())
-	if err != nil {
+	rec, err := p.LookupAccess(tok, p.Now())
+	if errors.Is(err, token.ErrInvalid) {
 		return "", p.refuseToken(whyUnknown)
+	}
+	if err != nil {
+		return "", obie.Unexpected("the token could not be read", err)
 	}
 	if !rec.PresentedOver(r.TLS) {
 		return "", p.refuseToken(whyCertificate)

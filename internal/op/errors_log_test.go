@@ -54,9 +54,10 @@ func TestServerErrorLoggedWithCause(t *testing.T) {
 		{
 			name: "token: the store is closed", serve: func(p *Provider) http.HandlerFunc { return p.ServeToken },
 			path: PathToken, form: "grant_type=client_credentials&scope=accounts", closeStore: true,
-			wantStatus: 500, wantBody: `{"error":"server_error","error_description":"the token could not be stored"}` + "\n",
+			// The token is self-contained: the store is read for the gateway's key only.
+			wantStatus: 500, wantBody: `{"error":"server_error","error_description":"the token key could not be read"}` + "\n",
 			wantLevel: zapcore.ErrorLevel, wantField: "step", wantValue: "token", wantOutcome: "server_error",
-			wantCauseIn: "server_error: the token could not be stored: ", wantMessage: "ciba flow step", wantLogLines: 1,
+			wantCauseIn: "server_error: the token key could not be read: ", wantMessage: "ciba flow step", wantLogLines: 1,
 		},
 		{
 			name: "revocation (no flow step): the store is closed", serve: func(p *Provider) http.HandlerFunc { return p.ServeRevocation },

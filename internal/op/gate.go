@@ -53,6 +53,9 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *obie.Error) {
 		return nil, p.refuseToken("")
 	}
 	now := p.Now()
+	if token.IsSelfContained(tok) {
+		return nil, p.refuseAtGate(r, tok, now)
+	}
 	key := token.AccessKey(tok)
 	held, c, consentErr, err := p.readAccess(key)
 	if err != nil {
@@ -66,11 +69,7 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *obie.Error) {
 		return nil, p.refuseToken(whyCertificate)
 	}
 	if rec.Grant != token.CIBA || rec.ConsentID == "" {
-		f := forbidden("The token cannot read accounts", obie.CodeHeaderInvalid,
-			"a token issued by the CIBA grant is required", "Authorization")
-		f.Challenge = challenge(p.Issuer, "insufficient_scope",
-			"the account APIs need a token of the CIBA grant, issued for an authorised consent")
-		return nil, f
+		return nil, p.refuseNotCIBA()
 	}
 	if c == nil && consentErr == nil {
 		c, consentErr = p.consentRecords.Get(p.Store, held.consentKey)
@@ -98,6 +97,15 @@ func (p *Provider) Admit(r *http.Request) (*Admission, *obie.Error) {
 		return nil, refuseQuery
 	}
 	return &Admission{Token: rec, Consent: c, Endpoint: ep, Query: query}, nil
+}
+
+// refuseNotCIBA is the 403 of a good token of another grant than CIBA (a client's own).
+func (p *Provider) refuseNotCIBA() *obie.Error {
+	f := forbidden("The token cannot read accounts", obie.CodeHeaderInvalid,
+		"a token issued by the CIBA grant is required", "Authorization")
+	f.Challenge = challenge(p.Issuer, "insufficient_scope",
+		"the account APIs need a token of the CIBA grant, issued for an authorised consent")
+	return f
 }
 
 // heldAccess is an access token's record as the gate keeps its decoding, with the store

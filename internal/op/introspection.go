@@ -43,8 +43,12 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) (*Introspe
 		return nil, err
 	}
 	now := p.Now()
-	rec, err := accesses.Lookup(p.Store, tok, now)
+	rec, err := p.LookupAccess(tok, now)
 	if err != nil {
+		if token.IsSelfContained(tok) {
+			// Tampered, of another key, expired or revoked: no refresh token looks like this.
+			return &Introspection{Active: false}, nil
+		}
 		return p.introspectRefresh(tok, client.Client.ID, now), nil
 	}
 	if rec.ClientID != client.Client.ID || !p.accessActive(rec, now) {

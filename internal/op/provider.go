@@ -96,6 +96,9 @@ type Provider struct {
 	accessRecords  *store.Decoded[heldAccess]
 	consentRecords *store.Decoded[consent.Consent]
 
+	// ccKey makes and checks the self-contained client-credentials tokens.
+	ccKey clientTokenKey
+
 	// background is where the delivery workers run; Close cancels it and waits. What
 	// they have not delivered stays queued in the store.
 	callback   *notifier.Callback

@@ -18,6 +18,8 @@ import (
 //	areq-user/<subject>    a user's live requests (the caps)      pendingLists (backchannel_cap.go)
 //	consent/<id>           consent                                consent.Repo, consent.Read/Change/Each
 //	at/<hash>, rt/<hash>   access and refresh tokens              token.Accesses, token.Refreshes
+//	atrev/<hash of jti>    revoked self-contained access token    token.Revocations
+//	keys/access/HS256      key of the self-contained tokens       token.LoadOrCreateClientKey
 //	access/session/<hash>  dashboard session                      accessSessions (access_session.go)
 //	consentuse/<id>        a consent's last use at the gate       consentUses (lastused.go)
 //	delivery/q/…, delivery/key  notification queue, sealing key   deliveryRecords (delivery_records.go)
@@ -35,6 +37,8 @@ var (
 	sessions   accessSessions
 	uses       consentUses
 	deliveries deliveryRecords
+	// revocations holds the revoked self-contained (client-credentials) tokens.
+	revocations token.Revocations
 	// userPending counts each user's live requests for the caps.
 	userPending pendingLists
 )

@@ -12,8 +12,9 @@ import (
 // PathRevocation is the RFC 7009 endpoint.
 const PathRevocation = "/revoke"
 
-// ServeRevocation answers POST /revoke: the client's own access or refresh token is deleted and stops
-// working on the next request; an unknown or expired token is answered 200 all the same.
+// ServeRevocation answers POST /revoke: the client's own access or refresh token is deleted
+// (a self-contained one recorded revoked) and stops working on the next request; an
+// unknown or expired token is answered 200 all the same.
 // Revoking a refresh token ends the access tokens of its grant too (RFC 7009 §2.1): they
 // name it, and the gate and introspection refuse a token whose refresh token is gone.
 func (p *Provider) ServeRevocation(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +60,18 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) error {
 // for a token that is unknown or expired.
 func (p *Provider) findRevocable(t store.Txn, tok string) (owner string, drop func(store.Txn) error, err error) {
 	now := p.Now()
+	if token.IsSelfContained(tok) {
+		// Nothing is stored for a self-contained token: its revocation is a record of its
+		// jti, kept until it would have expired, which every use reads.
+		at, err := p.verifyClientToken(tok, now)
+		if errors.Is(err, token.ErrInvalid) {
+			return "", nil, nil
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		return at.ClientID, func(t store.Txn) error { return revocations.Revoke(t, at, now) }, nil
+	}
 	at, err := accesses.Lookup(t, tok, now)
 	if err == nil {
 		return at.ClientID, func(t store.Txn) error { return accesses.Revoke(t, tok) }, nil

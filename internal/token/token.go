@@ -1,6 +1,7 @@
-// Package token mints and looks up the gateway's opaque tokens. A token is 256 random bits;
+// Package token mints and looks up the gateway's tokens. An opaque token is 256 random bits;
 // the store holds only its SHA-256, so a leaked database yields no usable token, and
-// revocation is the deletion of one record.
+// revocation is the deletion of one record. A client-credentials access token is
+// self-contained instead (selfcontained.go): nothing is stored when it is minted.
 package token
 
 import (
@@ -40,6 +41,8 @@ type Access struct {
 	CertThumbprint string `json:"x5t_s256,omitempty"`
 	IssuedAt       int64  `json:"iat"`
 	ExpiresAt      int64  `json:"exp"`
+	// TokenID is the jti of a self-contained token (Verify); empty for a stored one.
+	TokenID string `json:"-"`
 }
 
 // PresentedOver tells whether the token may be used on a connection: an unbound token
