@@ -251,6 +251,27 @@ func TestCaddyfileReferenceMatchesCode(t *testing.T) {
 			t.Errorf("the Syntax comment in %s\n%s\nis not in the README's Caddyfile reference", where[c], c)
 		}
 	}
+
+	// Every option word a parser knows is in the reference: an option added to a parser
+	// without its line in the grammar fails here.
+	words := map[string]bool{}
+	for _, r := range reference {
+		for _, w := range regexp.MustCompile(`[a-z_]+`).FindAllString(r, -1) {
+			words[w] = true
+		}
+	}
+	for _, f := range []string{"caddyfile.go", "gate.go", "branding.go", "storage_badger.go", "storage_postgres.go", "endpoints.go"} {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`case "([a-z_]+)"|"([a-z_]+)": &`).FindAllStringSubmatch(string(src), -1) {
+			name := m[1] + m[2]
+			if !words[name] {
+				t.Errorf("%s parses the option %q, which the README's Caddyfile reference does not name", f, name)
+			}
+		}
+	}
 }
 
 // syntaxBlocks returns the code blocks of the comments that end a line with "Syntax:" (or
