@@ -121,8 +121,8 @@ func sniffLogo(buf []byte) string {
 //
 //	branding {
 //		name  <text>
-//		logo  <svg or png file>
-//		color #rrggbb
+//		logo  <svg_or_png_file>
+//		color <#rrggbb>
 //	}
 func unmarshalBranding(d *caddyfile.Dispenser) (*BrandingConfig, error) {
 	if d.NextArg() {

@@ -28,47 +28,44 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	return httpcaddyfile.App{Name: "ciba", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
-// UnmarshalCaddyfile sets up the app from the global options block. Syntax:
+// UnmarshalCaddyfile sets up the app from the ciba global option. Syntax:
 //
 //	ciba {
-//		issuer           <url>
-//		mtls_base        <url>
-//		storage          <dir> | badger [<dir>] | postgres { dsn <url>; max_conns <n> }
-//		signing_alg      PS256|ES256|EdDSA
-//		auth_req_ttl     <duration>
-//		max_auth_req_ttl <duration>
-//		poll_interval    <duration>
-//		access_token_ttl <duration>
+//		issuer                  <url>
+//		mtls_base               <url>
+//		storage                 <dir> | badger [<dir>] | postgres [<dsn>] { ... }
+//		signing_alg             PS256|ES256|EdDSA
+//		jws_issuer              <iss>
+//		jws_trust_anchor        <tan>
+//		jws_version             v3.1.<n>
+//		auth_req_ttl            <duration>
+//		max_auth_req_ttl        <duration>
+//		poll_interval           <duration>
+//		access_token_ttl        <duration>
+//		refresh_token_ttl       <duration>
+//		binding_message_pattern <regexp>
 //		fapi
-//		jws_issuer       <iss>     # x-jws-signature of the payment APIs' answers; default: issuer
-//		jws_trust_anchor <tan>     # default openbanking.org.uk
-//		jws_version      v3.1.x    # signature form (b64 false up to v3.1.3); default v3.1.10
-//		users            <file>
-//		client_ca        <pem file>
-//		max_deliveries   <n>
+//		users                   <file>
+//		password_attempts       <n>
+//		password_lockout        <duration>
+//		max_pending_per_user    <n>
+//		key_rotation            <duration>
+//		key_publish_lead        <duration>
+//		client_ca               <pem_file>
+//		max_deliveries          <n>
 //		client <id> {
-//			name                  <text>
-//			auth                  <method>
-//			secret                <secret>
-//			jwks_file             <file>
-//			tls_subject           <dn>
-//			delivery_mode         poll|ping|push
-//			notification_endpoint <url>
-//			scopes                <scope...>
-//			certificate_bound
-//			jws_signature         [<iss>]
-//			rate_limit            <n>/s|<n>/m [burst <m>]
+//			...
 //		}
-//		notifier webhook <url> {
-//			secret <whsec_...>
+//		notifier webhook|smtp|log ... {
+//			...
 //		}
-//		notifier log [show_links]
 //		branding {
-//			name  <text>
-//			logo  <svg or png file>
-//			color #rrggbb
+//			...
 //		}
 //	}
+//
+// The README's "Caddyfile" section gives each setting's default and checks; the blocks
+// are on unmarshalStorage, ClientConfig, NotifierConfig and unmarshalBranding.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
 	file, line := d.File(), d.Line()
@@ -165,6 +162,7 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 	}
 }
 
+// unmarshalClient reads a client block (syntax on ClientConfig).
 func unmarshalClient(d *caddyfile.Dispenser) (ClientConfig, error) {
 	var c ClientConfig
 	if !d.Args(&c.ID) {
@@ -235,6 +233,7 @@ func unmarshalClient(d *caddyfile.Dispenser) (ClientConfig, error) {
 	return c, nil
 }
 
+// unmarshalNotifier reads a notifier line and its block (syntax on NotifierConfig).
 func unmarshalNotifier(d *caddyfile.Dispenser) (NotifierConfig, error) {
 	var n NotifierConfig
 	if !d.NextArg() {

@@ -14,7 +14,25 @@ import (
 	"github.com/caddyciba/gateway/notifier"
 )
 
-// ClientConfig registers one TPP.
+// ClientConfig registers one TPP. Syntax, inside the ciba global option:
+//
+//	client <id> {
+//		name                  <text>
+//		auth                  client_secret_basic|client_secret_post|private_key_jwt|tls_client_auth|self_signed_tls_client_auth
+//		secret                <secret>
+//		secret_hash           <hash>
+//		jwks_file             <file>
+//		tls_subject           <dn>
+//		delivery_mode         poll|ping|push
+//		notification_endpoint <url>
+//		scopes                <scope...>
+//		certificate_bound
+//		user_code
+//		jws_signature         [<iss>]
+//		rate_limit            <n>/s|<n>/m [burst <m>]
+//	}
+//
+// The JSON form also takes the public keys inline (jwks).
 type ClientConfig struct {
 	// ID is the client_id.
 	ID string `json:"id"`

@@ -58,9 +58,9 @@ func (e *Endpoints) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
-//	ciba_endpoints
+//	ciba_endpoints [<matcher>]
 //
-// Everything is configured in the global ciba app.
+// It takes no options: everything is configured in the ciba global option.
 func (e *Endpoints) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()
 	if d.NextArg() {

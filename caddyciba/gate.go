@@ -229,7 +229,7 @@ func (g *Gate) serveFiltered(w http.ResponseWriter, r *http.Request, next caddyh
 
 // UnmarshalCaddyfile sets up the gate from Caddyfile tokens. Syntax:
 //
-//	ciba_gate {
+//	ciba_gate [<matcher>] {
 //		subject_header  <name>
 //		consent_header  <name>
 //		client_header   <name>
@@ -239,7 +239,7 @@ func (g *Gate) serveFiltered(w http.ResponseWriter, r *http.Request, next caddyh
 //		max_body_size   <size>
 //	}
 //
-// Sizes are in bytes or with a unit, as 1MiB or 64MB.
+// Sizes are bytes or with a unit (1MiB, 500KB). The defaults are on the fields.
 func (g *Gate) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()
 	if d.NextArg() {

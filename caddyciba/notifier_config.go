@@ -14,7 +14,21 @@ import (
 )
 
 // NotifierConfig is one channel that reaches the user's authentication device.
-// Channels are tried in the order they are written.
+// Channels are tried in the order they are written. Syntax, inside the ciba global option:
+//
+//	notifier webhook <url> {
+//		secret <whsec_secret>
+//	}
+//	notifier smtp <host:port> {
+//		security starttls|tls|none
+//		username <user>
+//		password <password>
+//		from     <address>
+//		ca_file  <pem_file>
+//	}
+//	notifier log [show_links] {
+//		show_links
+//	}
 type NotifierConfig struct {
 	// Channel is webhook, smtp or log.
 	Channel string `json:"channel"`

@@ -49,14 +49,16 @@ func badgerJSON(dir string) json.RawMessage {
 	return caddyconfig.JSONModuleObject(BadgerStorage{Path: dir}, "module", "badger", nil)
 }
 
-// unmarshalStorage reads the storage option:
+// unmarshalStorage reads the storage option. Syntax:
 //
 //	storage <dir>
 //	storage badger [<dir>]
-//	storage postgres {
-//		dsn       <url>
+//	storage postgres [<dsn>] {
+//		dsn       <dsn>
 //		max_conns <n>
 //	}
+//
+// A name that is no ciba.storage module is a Badger directory.
 func unmarshalStorage(d *caddyfile.Dispenser) (json.RawMessage, error) {
 	if !d.NextArg() {
 		return nil, d.ArgErr()
