@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/token"
 )
 
@@ -128,10 +129,9 @@ func TestReloadKeepsStore(t *testing.T) {
 	startGateway(t, gatewayConfig(storage, ""))
 	opensBefore := storeOpens.Load()
 	before := activeApp(t).Store()
-	tok := postForm(t, client(nil), httpBase+"/token", formOf("grant_type", "client_credentials"), "tpp-basic", "b@sic secret+/:~")
-	if tok.status != http.StatusOK {
-		t.Fatalf("token: %d %s", tok.status, tok.raw)
-	}
+	// A consent is a record written before the reload (client-credentials tokens are
+	// self-contained: their key is what is stored).
+	consentID := newConsent(t, "tpp-basic", "b@sic secret+/:~")
 
 	startGateway(t, gatewayConfig(storage, "access_token_ttl 20m"))
 	if opened := storeOpens.Load() - opensBefore; opened != 0 {
@@ -141,8 +141,8 @@ func TestReloadKeepsStore(t *testing.T) {
 	if app.Store() != before {
 		t.Fatal("reload gave the app another store")
 	}
-	if _, err := app.Store().Get(token.Key("at", tok.str("access_token"))); err != nil {
-		t.Fatalf("token written before the reload: %v", err)
+	if _, err := app.Store().Get(consent.StoreKey(consentID)); err != nil {
+		t.Fatalf("consent written before the reload: %v", err)
 	}
 	if n, _ := stores.References(mustAbs(t, storage)); n != 1 {
 		t.Fatalf("store referenced %d times after reload, want 1", n)

@@ -698,8 +698,9 @@ func TestPaymentGateDemoBank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Any host, as in the example: the gate's reverse_proxy passes on the TPP's Host.
 	bankAddr := fmt.Sprintf("127.0.0.1:%d", bankPort)
-	bank := strings.NewReplacer("http://:9000", "http://"+bankAddr, "examples/bank", bankDir).Replace(string(example[at:]))
+	bank := strings.NewReplacer("http://:9000", fmt.Sprintf("http://:%d", bankPort), "examples/bank", bankDir).Replace(string(example[at:]))
 	cfg := gatewayConfig(t.TempDir(), `client tpp-pay {
 			auth   client_secret_basic
 			secret pay-secret

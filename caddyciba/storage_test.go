@@ -3,15 +3,14 @@ package caddyciba
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddyciba/gateway/consent"
 	"github.com/caddyciba/gateway/internal/testpg"
-	"github.com/caddyciba/gateway/internal/token"
 )
 
 // TestStorageCaddyfile: every form of the storage option gives its module's JSON, and
@@ -95,10 +94,9 @@ func TestStoragePostgresReload(t *testing.T) {
 	startGateway(t, gatewayConfig(option, ""))
 	opensBefore := storeOpens.Load()
 	before := activeApp(t).Store()
-	tok := postForm(t, client(nil), httpBase+"/token", formOf("grant_type", "client_credentials"), "tpp-basic", "b@sic secret+/:~")
-	if tok.status != http.StatusOK {
-		t.Fatalf("token: %d %s", tok.status, tok.raw)
-	}
+	// A consent is a record written before the reload (client-credentials tokens are
+	// self-contained: their key is what is stored).
+	consentID := newConsent(t, "tpp-basic", "b@sic secret+/:~")
 	startGateway(t, gatewayConfig(option, "access_token_ttl 20m"))
 	if opened := storeOpens.Load() - opensBefore; opened != 0 {
 		t.Fatalf("reload opened the store %d more times", opened)
@@ -106,8 +104,8 @@ func TestStoragePostgresReload(t *testing.T) {
 	if activeApp(t).Store() != before {
 		t.Fatal("reload gave the app another store")
 	}
-	if _, err := activeApp(t).Store().Get(token.Key("at", tok.str("access_token"))); err != nil {
-		t.Fatalf("token written before the reload: %v", err)
+	if _, err := activeApp(t).Store().Get(consent.StoreKey(consentID)); err != nil {
+		t.Fatalf("consent written before the reload: %v", err)
 	}
 	key := "postgres 8 " + dsn
 	if n, _ := stores.References(key); n != 1 {
