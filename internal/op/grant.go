@@ -29,35 +29,67 @@ type grantRef struct {
 }
 
 // checkGrant is the one judgement of a user's grant, made by the gate on every request and
-// by introspection, so that introspection answers what the gate would decide: the grant
-// holds while its client is registered, its user is in the users file and not disabled,
-// and its consent is this client's, Authorised and unexpired. It returns the consent when
-// the grant holds. A refresh token's revocation or expiry needs no read here: revoking it
-// deletes the access tokens issued under it (token.RevokeRefresh), and none outlives it.
-// For an unreadable grant it returns the store's error too.
-func (p *Provider) checkGrant(r store.Reader, g grantRef, now time.Time) (*consent.Consent, grantVerdict, error) {
+// by introspection and the refresh grant, so that they answer what the gate would decide:
+// the grant holds while its client is registered, its user is in the users file and not
+// disabled, and its consent — of any kind — is this client's and usable (an account or
+// funds consent Authorised and unexpired, a payment consent Authorised and not yet spent).
+// It returns when the grant ends (zero: never), and for an unreadable grant the store's
+// error. A refresh token's revocation or expiry needs no read here: revoking it deletes
+// the access tokens issued under it (token.RevokeRefresh), and none outlives it.
+func (p *Provider) checkGrant(r store.Reader, g grantRef, now time.Time) (until time.Time, verdict grantVerdict, err error) {
+	if kindOf(g.consentID) != accountAccess {
+		return p.checkIntentGrant(r, g, now)
+	}
 	var c *consent.Consent
-	err := store.ErrNotFound
+	err = store.ErrNotFound
 	if g.consentID != "" {
 		c, err = p.consentRecords.Get(r, consent.StoreKey(g.consentID))
 	}
-	c, v, _, err := p.judgeGrant(g, c, err, now)
-	return c, v, err
+	c, verdict, _, err = p.judgeGrant(g, c, err, now)
+	if verdict == grantHolds && c.Expiration != nil {
+		until = c.Expiration.Time
+	}
+	return until, verdict, err
 }
 
-// judgeGrant is checkGrant on the grant's consent as read (c, or the error reading it),
-// with, for a grant that is over, why (a why* constant, for the gate's
+// checkIntentGrant is checkGrant for a payment or funds consent.
+func (p *Provider) checkIntentGrant(r store.Reader, g grantRef, now time.Time) (time.Time, grantVerdict, error) {
+	if p.partiesGone(g) != "" {
+		return time.Time{}, grantOver, nil
+	}
+	in, err := readIntent(r, g.consentID)
+	switch {
+	case errors.Is(err, errIntentUnknown):
+		return time.Time{}, grantOver, nil
+	case err != nil:
+		return time.Time{}, grantUnreadable, err
+	case in.clientID() != g.clientID || !in.usable(now):
+		return time.Time{}, grantNotAuthorised, nil
+	}
+	return in.until(), grantHolds, nil
+}
+
+// partiesGone is why a grant's client or user no longer counts (a why* constant), or "".
+func (p *Provider) partiesGone(g grantRef) string {
+	if p.Clients.Lookup(g.clientID) == nil {
+		return whyClient
+	}
+	if u := p.Users.BySubject(g.subject); u == nil || u.Disabled {
+		return whyUser
+	}
+	return ""
+}
+
+// judgeGrant is checkGrant of an account-access grant on its consent as read (c, or the
+// error reading it), with, for a grant that is over, why (a why* constant, for the gate's
 // error_description), and for an unreadable one the store's error; neither costs
 // anything on the path where the grant holds.
 func (p *Provider) judgeGrant(g grantRef, c *consent.Consent, err error, now time.Time) (*consent.Consent, grantVerdict, string, error) {
 	if g.consentID == "" {
 		return nil, grantOver, whyConsentGone, nil
 	}
-	if p.Clients.Lookup(g.clientID) == nil {
-		return nil, grantOver, whyClient, nil
-	}
-	if u := p.Users.BySubject(g.subject); u == nil || u.Disabled {
-		return nil, grantOver, whyUser, nil
+	if why := p.partiesGone(g); why != "" {
+		return nil, grantOver, why, nil
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -67,7 +99,7 @@ func (p *Provider) judgeGrant(g grantRef, c *consent.Consent, err error, now tim
 		return nil, grantOver, whyConsentOver, nil
 	case err != nil:
 		return nil, grantUnreadable, "", err
-	case c.Status != consent.Authorised || c.ClientID != g.clientID:
+	case !c.Usable(now) || c.ClientID != g.clientID:
 		return c, grantNotAuthorised, "", nil
 	}
 	return c, grantHolds, "", nil

@@ -357,8 +357,15 @@ func deviceCall(p *Provider, n *notifier.Notification, method, body string) *htt
 
 // poll redeems the auth_req_id as tpp.
 func (p *cibaPayments) poll(authReqID string) (int, TokenResponse, string) {
-	r := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(url.Values{
-		"grant_type": {"urn:openid:params:grant-type:ciba"}, "auth_req_id": {authReqID}}.Encode()))
+	return p.tokenCall(url.Values{"grant_type": {"urn:openid:params:grant-type:ciba"}, "auth_req_id": {authReqID}})
+}
+
+func (p *cibaPayments) refresh(rt string) (int, TokenResponse, string) {
+	return p.tokenCall(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+}
+
+func (p *cibaPayments) tokenCall(form url.Values) (int, TokenResponse, string) {
+	r := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.SetBasicAuth("tpp", "secret")
 	w := httptest.NewRecorder()
@@ -426,6 +433,9 @@ func TestPaymentDecisions(t *testing.T) {
 		rec, err := token.LookupAccess(p.Store, tokens.AccessToken, time.Now())
 		if err != nil || rec.ConsentID != c.ID || rec.Subject != "sub-alice" || rec.Grant != token.CIBA || rec.ExpiresAt > c.CutOff.Unix() {
 			t.Fatalf("access token %+v %v", rec, err)
+		}
+		if !introspectActive(t, p.Provider, tokens.AccessToken) {
+			t.Fatal("the token of an authorised payment consent introspects as inactive")
 		}
 	})
 
@@ -501,6 +511,31 @@ func TestPaymentDecisions(t *testing.T) {
 		}
 		if rec, err := token.LookupAccess(p.Store, tokens.AccessToken, time.Now()); err != nil || rec.ConsentID != f.ID {
 			t.Fatalf("access token %+v %v", rec, err)
+		}
+		// The grant of a funds consent is judged like any other: introspection and the
+		// refresh grant answer what the gate would decide.
+		if !introspectActive(t, p.Provider, tokens.AccessToken) || !introspectActive(t, p.Provider, tokens.RefreshToken) {
+			t.Fatal("the tokens of an authorised funds consent introspect as inactive")
+		}
+		status, again, raw := p.refresh(tokens.RefreshToken)
+		if status != 200 || again.AccessToken == "" {
+			t.Fatalf("refresh: %d %s", status, raw)
+		}
+		if rec, err := token.LookupAccess(p.Store, again.AccessToken, time.Now()); err != nil || rec.ExpiresAt > expiry.Unix() {
+			t.Fatalf("refreshed token %+v %v: it outlives the consent's expiry", rec, err)
+		}
+		err := p.Store.Update(func(tx store.Txn) error {
+			_, err := payment.ChangeFunds(tx, f.ID, time.Now(), func(f *payment.FundsConsent) error { return f.Revoke(time.Now()) })
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if introspectActive(t, p.Provider, again.AccessToken) || introspectActive(t, p.Provider, tokens.RefreshToken) {
+			t.Fatal("the tokens of a revoked funds consent introspect as active")
+		}
+		if status, _, raw := p.refresh(tokens.RefreshToken); status != 400 || !strings.Contains(raw, "invalid_grant") {
+			t.Fatalf("refresh after revocation: %d %s", status, raw)
 		}
 	})
 

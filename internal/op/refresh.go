@@ -51,7 +51,7 @@ func (p *Provider) refresh(t store.Txn, rt string, c *clients.Authenticated, for
 		}
 		scope = strings.Join(strings.Fields(s), " ")
 	}
-	cons, verdict, err := p.checkGrant(t, refreshGrant(rec), now)
+	until, verdict, err := p.checkGrant(t, refreshGrant(rec), now)
 	switch verdict {
 	case grantUnreadable:
 		return nil, nil, fmt.Errorf("the grant could not be read: %w", err)
@@ -67,8 +67,8 @@ func (p *Provider) refresh(t store.Txn, rt string, c *clients.Authenticated, for
 		g.thumbprint = c.CertThumbprint
 	}
 	g.until = time.Unix(rec.ExpiresAt, 0)
-	if cons.Expiration != nil && cons.Expiration.Time.Before(g.until) {
-		g.until = cons.Expiration.Time
+	if !until.IsZero() && until.Before(g.until) {
+		g.until = until
 	}
 	resp, _, err := p.issue(t, g, now, false, nil)
 	return resp, nil, err
