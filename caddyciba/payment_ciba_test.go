@@ -34,10 +34,9 @@ const payConsentBody = `{"Data":{"Initiation":{"InstructionIdentification":"ACME
 	`"CreditorAccount":{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"08080021325698","Name":"ACME Inc"},` +
 	`"RemittanceInformation":{"Reference":"FRESCO-101"}}},"Risk":{"PaymentContextCode":"EcommerceGoods"}}`
 
-// paymentGateway starts the gateway with tpp-pay, a webhook notifier to the receiver it
-// returns, a 1s poll interval, and a users file where alice (PIN alicePIN) holds two
-// accounts with sort code and account numbers.
-func paymentCIBAGateway(t *testing.T) *receiver {
+// writePayUsers writes a users file where alice (PIN alicePIN) holds two accounts with
+// sort code and account numbers: acc-1 80200110203345 and acc-2 80200110203348.
+func writePayUsers(t *testing.T) string {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte(alicePIN), bcrypt.MinCost)
 	if err != nil {
@@ -54,6 +53,15 @@ func paymentCIBAGateway(t *testing.T) *receiver {
 	if err := os.WriteFile(path, buf, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// paymentGateway starts the gateway with tpp-pay, a webhook notifier to the receiver it
+// returns, a 1s poll interval, and a users file where alice (PIN alicePIN) holds two
+// accounts with sort code and account numbers.
+func paymentCIBAGateway(t *testing.T) *receiver {
+	t.Helper()
+	path := writePayUsers(t)
 	hook := newReceiver(t, nil)
 	startGateway(t, gatewayConfig(t.TempDir(), fmt.Sprintf(`users %s
 		poll_interval 1s

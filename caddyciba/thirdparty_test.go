@@ -19,8 +19,16 @@ var npmOnce sync.Once
 var npmErr error
 
 // runClient runs a script of test/e2e with node and returns its last output line decoded.
-// The npm dependencies are installed from the committed lock file on first use.
 func runClient(t *testing.T, script string, env map[string]string, out any) {
+	t.Helper()
+	startClient(t, script, env, 60*time.Second)(out)
+}
+
+// startClient starts a script of test/e2e with node, for a test that acts while the
+// client runs (approves on the device page), and returns the wait for its last output
+// line, decoded. The npm dependencies are installed from the committed lock file on first
+// use. If the test fails before the wait, the client is stopped and its stderr logged.
+func startClient(t *testing.T, script string, env map[string]string, timeout time.Duration) (wait func(out any)) {
 	t.Helper()
 	npmOnce.Do(func() {
 		if _, err := os.Stat(filepath.Join(e2eDir, "node_modules", "openid-client")); err == nil {
@@ -36,8 +44,7 @@ func runClient(t *testing.T, script string, env map[string]string, out any) {
 	if npmErr != nil {
 		t.Fatalf("installing the third-party client: %v", npmErr)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = e2eDir
 	cmd.Env = os.Environ()
@@ -46,12 +53,30 @@ func runClient(t *testing.T, script string, env map[string]string, out any) {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node %s: %v\n%s", script, err, stderr.String())
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("node %s: %v", script, err)
 	}
-	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
-	if err := json.Unmarshal(lines[len(lines)-1], out); err != nil {
-		t.Fatalf("node %s printed %q: %v", script, stdout.String(), err)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waited := false
+	t.Cleanup(func() {
+		cancel()
+		if !waited {
+			<-done
+			t.Logf("node %s stopped; stderr:\n%s", script, stderr.String())
+		}
+	})
+	return func(out any) {
+		t.Helper()
+		waited = true
+		if err := <-done; err != nil {
+			t.Fatalf("node %s: %v\n%s", script, err, stderr.String())
+		}
+		lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+		if err := json.Unmarshal(lines[len(lines)-1], out); err != nil {
+			t.Fatalf("node %s printed %q: %v", script, stdout.String(), err)
+		}
 	}
 }
 
