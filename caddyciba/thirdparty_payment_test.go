@@ -114,9 +114,12 @@ func TestOpenIDClientPayment(t *testing.T) {
 		} `json:"funds"`
 	}
 	wait(&got)
-	// The consent endpoints are the gateway's own; whether they sign is logged, not required.
-	t.Logf("consent answers signed: payment %v, funds %v", got.Payment.ConsentSigned, got.Funds.ConsentSigned)
+	// The consent endpoints sign their answers as the gate does (DESIGN: the gateway signs
+	// its own answers on the payment APIs).
 	p, f := got.Payment, got.Funds
+	if !p.ConsentSigned || !f.ConsentSigned {
+		t.Fatalf("consent answers signed: payment %v, funds %v", p.ConsentSigned, f.ConsentSigned)
+	}
 	if p.ConsentStatus != "AwaitingAuthorisation" || p.AuthorisedStatus != "Authorised" || p.Scope != "openid payments" ||
 		p.Sub != "sub-alice" || p.PaymentConsentID != p.ConsentID || p.ConsumedStatus != "Consumed" ||
 		!p.PaymentSigned || !p.RepeatSigned {

@@ -20,10 +20,12 @@ func (p *Provider) ServeFundsConsents(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if err := p.fundsConsents(w, r, id, one); err != nil {
-		p.logFailure(r.Context(), PathFundsConsents, err)
-		obie.WriteError(w, err)
-	}
+	p.serveSigned(w, r, func(w http.ResponseWriter, r *http.Request) {
+		if err := p.fundsConsents(w, r, id, one); err != nil {
+			p.logFailure(r.Context(), PathFundsConsents, err)
+			obie.WriteError(w, err)
+		}
+	})
 }
 
 // fundsConsents answers the call, or returns the error ServeFundsConsents answers.
@@ -49,6 +51,9 @@ func (p *Provider) fundsConsents(w http.ResponseWriter, r *http.Request, id stri
 	}
 	body, err := readResourceBody(w, r)
 	if err != nil {
+		return err
+	}
+	if err := p.consentSignature(r, clientID, body); err != nil {
 		return err
 	}
 	now := p.Now()

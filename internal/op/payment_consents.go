@@ -62,10 +62,12 @@ func (p *Provider) ServePaymentConsents(w http.ResponseWriter, r *http.Request) 
 		http.NotFound(w, r)
 		return
 	}
-	if err := p.paymentConsents(w, r, id, one); err != nil {
-		p.logFailure(r.Context(), PathPaymentConsents, err)
-		obie.WriteError(w, err)
-	}
+	p.serveSigned(w, r, func(w http.ResponseWriter, r *http.Request) {
+		if err := p.paymentConsents(w, r, id, one); err != nil {
+			p.logFailure(r.Context(), PathPaymentConsents, err)
+			obie.WriteError(w, err)
+		}
+	})
 }
 
 // paymentConsents answers the call, or returns the error ServePaymentConsents answers.
@@ -88,6 +90,9 @@ func (p *Provider) paymentConsents(w http.ResponseWriter, r *http.Request, id st
 	}
 	body, err := readResourceBody(w, r)
 	if err != nil {
+		return err
+	}
+	if err := p.consentSignature(r, clientID, body); err != nil {
 		return err
 	}
 	now := p.Now()

@@ -117,7 +117,7 @@ const risk = JSON.parse(RISK);
 const payCC = await client.clientCredentialsGrant(config, { scope: 'payments' });
 step('client credentials: payments');
 const payConsent = expect('payment consent', await call('POST', '/pisp/domestic-payment-consents', payCC.access_token,
-  { Data: { Initiation: initiation }, Risk: risk }), 201);
+  { Data: { Initiation: initiation }, Risk: risk }, { mustSign: true }), 201);
 const payConsentId = payConsent.json.Data.ConsentId;
 const payTokens = await authorise('openid payments', payConsentId);
 const authorised = expect('payment consent after approval',
@@ -134,7 +134,7 @@ const consumed = expect('payment consent after the payment',
 // The funds confirmation.
 const fundsCC = await client.clientCredentialsGrant(config, { scope: 'fundsconfirmations' });
 const fundsConsent = expect('funds consent', await call('POST', '/cbpii/funds-confirmation-consents', fundsCC.access_token,
-  { Data: { DebtorAccount: JSON.parse(FUNDS_DEBTOR) } }), 201);
+  { Data: { DebtorAccount: JSON.parse(FUNDS_DEBTOR) } }, { mustSign: true }), 201);
 const fundsConsentId = fundsConsent.json.Data.ConsentId;
 const fundsTokens = await authorise('openid fundsconfirmations', fundsConsentId);
 const confirmation = expect('funds confirmation', await call('POST', '/cbpii/funds-confirmations', fundsTokens.access_token,
