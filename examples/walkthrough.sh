@@ -74,6 +74,57 @@ expect() {
 
 step() { printf '\n== %s\n\n' "$*"; }
 
+# device_link CONSENT finds the device link of the request for CONSENT (the log channel's
+# line, standing in for the phone) and sets DEVICE_URL, DECISION_URL and DEVICE_TOKEN.
+device_link() {
+	local CONSENT=$1 line
+	DEVICE_URL=
+	if [[ -n $GATEWAY_LOG ]]; then
+		echo "(the log channel's line for consent $CONSENT in $GATEWAY_LOG)"
+		for _ in $(seq 1 50); do
+			line=$(grep -F "\"$CONSENT\"" "$GATEWAY_LOG" 2>/dev/null | grep -F '"device_url"' | tail -n 1 || true)
+			if [[ -n $line ]]; then
+				DEVICE_URL=$(sed -n 's/.*"device_url": *"\([^"]*\)".*/\1/p' <<<"$line")
+				DECISION_URL=$(sed -n 's/.*"decision_url": *"\([^"]*\)".*/\1/p' <<<"$line")
+				break
+			fi
+			sleep 0.2
+		done
+		[[ -n $DEVICE_URL ]] || { echo "walkthrough: no device link for $CONSENT in $GATEWAY_LOG (is show_links on?)" >&2; exit 1; }
+	else
+		read -r -p "Paste the device_url the gateway logged: " DEVICE_URL ||
+			{ echo "walkthrough: no device link; set GATEWAY_LOG to the gateway's log file" >&2; exit 1; }
+		DECISION_URL=${DEVICE_URL%%#*}
+	fi
+	[[ $DEVICE_URL == *"#t="* ]] || { echo "walkthrough: $DEVICE_URL is not a device link (…/ciba/device/{id}#t={token})" >&2; exit 1; }
+	DEVICE_TOKEN=${DEVICE_URL#*#t=}
+	echo "DEVICE_URL=$DEVICE_URL"
+	echo "DECISION_URL=$DECISION_URL"
+	echo "DEVICE_TOKEN=$DEVICE_TOKEN"
+}
+
+# await_tokens polls for the tokens of AUTH_REQ_ID and sets ACCESS_TOKEN.
+await_tokens() {
+	local deadline
+	ACCESS_TOKEN=
+	deadline=$((SECONDS + ${EXPIRES_IN:-300}))
+	while [[ -z $ACCESS_TOKEN ]]; do
+		call -u "$CLIENT" "$BASE/token" -d grant_type=urn:openid:params:grant-type:ciba -d auth_req_id="$AUTH_REQ_ID"
+		case $STATUS:$(field error) in
+		200:*) ACCESS_TOKEN=$(field access_token) ;;
+		400:authorization_pending) ;;
+		400:slow_down) INTERVAL=$((${INTERVAL:-5} + 5)) ;;
+		*) echo "walkthrough: the token endpoint refused: $BODY" >&2; exit 1 ;;
+		esac
+		if [[ -z $ACCESS_TOKEN ]]; then
+			((SECONDS < deadline)) || { echo "walkthrough: no decision before the request expired" >&2; exit 1; }
+			sleep "${INTERVAL:-5}"
+		fi
+	done
+	echo "ACCESS_TOKEN=$ACCESS_TOKEN"
+}
+
+
 step "1. The TPP gets a client-credentials token"
 call -u "$CLIENT" -d grant_type=client_credentials -d scope=accounts "$BASE/token"
 expect 200
@@ -103,29 +154,7 @@ EXPIRES_IN=$(number expires_in)
 echo "AUTH_REQ_ID=$AUTH_REQ_ID"
 
 step "5. Alice approves on her phone"
-DEVICE_URL=
-if [[ -n $GATEWAY_LOG ]]; then
-	echo "(the log channel's line for consent $CONSENT in $GATEWAY_LOG)"
-	for _ in $(seq 1 50); do
-		line=$(grep -F "\"$CONSENT\"" "$GATEWAY_LOG" 2>/dev/null | grep -F '"device_url"' | tail -n 1 || true)
-		if [[ -n $line ]]; then
-			DEVICE_URL=$(sed -n 's/.*"device_url": *"\([^"]*\)".*/\1/p' <<<"$line")
-			DECISION_URL=$(sed -n 's/.*"decision_url": *"\([^"]*\)".*/\1/p' <<<"$line")
-			break
-		fi
-		sleep 0.2
-	done
-	[[ -n $DEVICE_URL ]] || { echo "walkthrough: no device link for $CONSENT in $GATEWAY_LOG (is show_links on?)" >&2; exit 1; }
-else
-	read -r -p "Paste the device_url the gateway logged: " DEVICE_URL ||
-		{ echo "walkthrough: no device link; set GATEWAY_LOG to the gateway's log file" >&2; exit 1; }
-	DECISION_URL=${DEVICE_URL%%#*}
-fi
-[[ $DEVICE_URL == *"#t="* ]] || { echo "walkthrough: $DEVICE_URL is not a device link (…/ciba/device/{id}#t={token})" >&2; exit 1; }
-DEVICE_TOKEN=${DEVICE_URL#*#t=}
-echo "DEVICE_URL=$DEVICE_URL"
-echo "DECISION_URL=$DECISION_URL"
-echo "DEVICE_TOKEN=$DEVICE_TOKEN"
+device_link "$CONSENT"
 echo
 echo "(Open DEVICE_URL in a browser to see the approval page; here the phone uses the decision API.)"
 echo "What the phone shows:"
@@ -137,22 +166,7 @@ call -X POST "$DECISION_URL" -H "Authorization: Bearer $DEVICE_TOKEN" -H 'Conten
 expect 204
 
 step "6. The TPP polls for its tokens"
-ACCESS_TOKEN=
-deadline=$((SECONDS + ${EXPIRES_IN:-300}))
-while [[ -z $ACCESS_TOKEN ]]; do
-	call -u "$CLIENT" "$BASE/token" -d grant_type=urn:openid:params:grant-type:ciba -d auth_req_id="$AUTH_REQ_ID"
-	case $STATUS:$(field error) in
-	200:*) ACCESS_TOKEN=$(field access_token) ;;
-	400:authorization_pending) ;;
-	400:slow_down) INTERVAL=$((${INTERVAL:-5} + 5)) ;;
-	*) echo "walkthrough: the token endpoint refused: $BODY" >&2; exit 1 ;;
-	esac
-	if [[ -z $ACCESS_TOKEN ]]; then
-		((SECONDS < deadline)) || { echo "walkthrough: no decision before the request expired" >&2; exit 1; }
-		sleep "${INTERVAL:-5}"
-	fi
-done
-echo "ACCESS_TOKEN=$ACCESS_TOKEN"
+await_tokens
 
 step "7. The account API answers, cut to the account Alice chose"
 call "$BASE/open-banking/v3.1/aisp/accounts" -H "Authorization: Bearer $ACCESS_TOKEN"
@@ -163,4 +177,53 @@ echo "An account Alice did not choose:"
 call "$BASE/open-banking/v3.1/aisp/accounts/31820/balances" -H "Authorization: Bearer $ACCESS_TOKEN"
 expect 403
 
-step "Done: the TPP reads account $ACCOUNT under consent $CONSENT"
+step "8. A payment: the TPP gets a client-credentials token of scope payments"
+call -u "$CLIENT" -d grant_type=client_credentials -d scope=payments "$BASE/token"
+expect 200
+PAY_TOKEN=$(field access_token)
+
+step "9. It creates a domestic payment consent: 165.88 GBP to ACME Inc"
+INITIATION='{"InstructionIdentification":"ACME412","EndToEndIdentification":"FRESCO.21302.GFX.20","InstructedAmount":{"Amount":"165.88","Currency":"GBP"},"CreditorAccount":{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"08080021325698","Name":"ACME Inc"},"RemittanceInformation":{"Reference":"FRESCO-101"}}'
+RISK='{"PaymentContextCode":"EcommerceGoods"}'
+call -X POST "$BASE/open-banking/v3.1/pisp/domestic-payment-consents" \
+	-H "Authorization: Bearer $PAY_TOKEN" -H 'Content-Type: application/json' -H "x-idempotency-key: walk-$RANDOM$RANDOM" \
+	-d '{"Data":{"Initiation":'"$INITIATION"'},"Risk":'"$RISK"'}'
+expect 201
+PAY_CONSENT=$(field ConsentId)
+echo "PAY_CONSENT=$PAY_CONSENT"
+
+step "10. Alice approves the payment from account $ACCOUNT on her phone"
+call -u "$CLIENT" "$BASE/bc-authorize" \
+	-d scope='openid payments' -d login_hint=alice@example.com \
+	-d binding_message='Budget Buddy P7K2' -d openbanking_intent_id="$PAY_CONSENT"
+expect 200
+AUTH_REQ_ID=$(field auth_req_id)
+INTERVAL=$(number interval)
+EXPIRES_IN=$(number expires_in)
+device_link "$PAY_CONSENT"
+echo "What the phone shows (payee, amount, reference):"
+call "$DECISION_URL" -H "Authorization: Bearer $DEVICE_TOKEN"
+expect 200
+call -X POST "$DECISION_URL" -H "Authorization: Bearer $DEVICE_TOKEN" -H 'Content-Type: application/json' \
+	-d '{"decision":"approve","accounts":["'"$ACCOUNT"'"],"password":"'"$PASSWORD"'"}'
+expect 204
+await_tokens
+
+step "11. The TPP makes the payment through the gate, exactly as consented, once"
+PAY_KEY=walk-pay-$RANDOM$RANDOM
+PAYMENT='{"Data":{"ConsentId":"'"$PAY_CONSENT"'","Initiation":'"$INITIATION"'},"Risk":'"$RISK"'}'
+call -X POST "$BASE/open-banking/v3.1/pisp/domestic-payments" \
+	-H "Authorization: Bearer $ACCESS_TOKEN" -H 'Content-Type: application/json' -H "x-idempotency-key: $PAY_KEY" \
+	-d "$PAYMENT"
+expect 201
+echo "The same request again (same x-idempotency-key) answers the first answer; nothing is paid twice:"
+call -X POST "$BASE/open-banking/v3.1/pisp/domestic-payments" \
+	-H "Authorization: Bearer $ACCESS_TOKEN" -H 'Content-Type: application/json' -H "x-idempotency-key: $PAY_KEY" \
+	-d "$PAYMENT"
+expect 201
+echo "The consent is spent:"
+call "$BASE/open-banking/v3.1/pisp/domestic-payment-consents/$PAY_CONSENT" -H "Authorization: Bearer $PAY_TOKEN"
+expect 200
+[[ $(field Status) == Consumed ]] || { echo "walkthrough: the payment consent is $(field Status), not Consumed" >&2; exit 1; }
+
+step "Done: the TPP reads account $ACCOUNT under consent $CONSENT and paid once under $PAY_CONSENT"
