@@ -103,6 +103,19 @@ device_link() {
 	echo "DEVICE_TOKEN=$DEVICE_TOKEN"
 }
 
+# backchannel SCOPE CONSENT MESSAGE starts a backchannel request for Alice naming CONSENT and
+# sets AUTH_REQ_ID, INTERVAL and EXPIRES_IN.
+backchannel() {
+	call -u "$CLIENT" "$BASE/bc-authorize" \
+		-d scope="$1" -d login_hint=alice@example.com \
+		-d binding_message="$3" -d openbanking_intent_id="$2"
+	expect 200
+	AUTH_REQ_ID=$(field auth_req_id)
+	INTERVAL=$(number interval)
+	EXPIRES_IN=$(number expires_in)
+	echo "AUTH_REQ_ID=$AUTH_REQ_ID"
+}
+
 # await_tokens polls for the tokens of AUTH_REQ_ID and sets ACCESS_TOKEN.
 await_tokens() {
 	local deadline
@@ -144,14 +157,7 @@ call "$BASE/open-banking/v3.1/aisp/accounts"
 expect 401
 
 step "4. It starts the backchannel request for Alice, naming the consent"
-call -u "$CLIENT" "$BASE/bc-authorize" \
-	-d scope='openid accounts' -d login_hint=alice@example.com \
-	-d binding_message='Budget Buddy 4F2Q' -d openbanking_intent_id="$CONSENT"
-expect 200
-AUTH_REQ_ID=$(field auth_req_id)
-INTERVAL=$(number interval)
-EXPIRES_IN=$(number expires_in)
-echo "AUTH_REQ_ID=$AUTH_REQ_ID"
+backchannel 'openid accounts' "$CONSENT" 'Budget Buddy 4F2Q'
 
 step "5. Alice approves on her phone"
 device_link "$CONSENT"
@@ -193,13 +199,7 @@ PAY_CONSENT=$(field ConsentId)
 echo "PAY_CONSENT=$PAY_CONSENT"
 
 step "10. Alice approves the payment from account $ACCOUNT on her phone"
-call -u "$CLIENT" "$BASE/bc-authorize" \
-	-d scope='openid payments' -d login_hint=alice@example.com \
-	-d binding_message='Budget Buddy P7K2' -d openbanking_intent_id="$PAY_CONSENT"
-expect 200
-AUTH_REQ_ID=$(field auth_req_id)
-INTERVAL=$(number interval)
-EXPIRES_IN=$(number expires_in)
+backchannel 'openid payments' "$PAY_CONSENT" 'Budget Buddy P7K2'
 device_link "$PAY_CONSENT"
 echo "What the phone shows (payee, amount, reference):"
 call "$DECISION_URL" -H "Authorization: Bearer $DEVICE_TOKEN"
