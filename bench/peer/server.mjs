@@ -1,15 +1,23 @@
 // The reference peer of bench/tokens: panva's oidc-provider with CIBA (poll) and client
 // credentials, configured like the gateway's benchmark client. Its "authentication
 // device" is POST /approve/{auth_req_id}, which grants the request as the gateway's
-// decision API does. Started by bench/tokens; PORT sets the loopback port.
+// decision API does. Started by bench/tokens; PORT sets the loopback port, ALG the ID
+// token's algorithm (the gateway's signing_alg in the same run, so both sign alike).
 import http from 'node:http';
+import { exportJWK, generateKeyPair } from 'jose'; // oidc-provider's own dependency
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}`;
+const alg = process.env.ALG || 'ES256';
+const { privateKey } = await generateKeyPair(alg, { extractable: true });
+const signingKey = { ...(await exportJWK(privateKey)), alg, use: 'sig', kid: `bench-${alg}` };
 
 const provider = new Provider(issuer, {
+  jwks: { keys: [signingKey] },
+  enabledJWA: { idTokenSigningAlgValues: [alg] },
   clients: [{
+    id_token_signed_response_alg: alg,
     client_id: 'bench-tpp',
     client_secret: 'bench-secret-0f3c',
     grant_types: ['client_credentials', 'urn:openid:params:grant-type:ciba'],
