@@ -13,8 +13,8 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"path/filepath"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/caddyciba/gateway/internal/bench/flow"
@@ -60,7 +60,7 @@ func main() {
 	results := map[int]*result{1: {}, 2: {}}
 	for round := range *rounds {
 		for _, n := range []int{1, 2} {
-					ccRes := load.RunEach(*conc, *phase, func(w int) func() (int, error) {
+			ccRes := load.RunEach(*conc, *phase, func(w int) func() (int, error) {
 				t := tpps[w%n]
 				return func() (int, error) { _, err := t.ClientCredentials(); return status(err) }
 			})
