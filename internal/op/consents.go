@@ -143,9 +143,15 @@ func (p *Provider) readConsent(w http.ResponseWriter, r *http.Request, clientID,
 }
 
 func (p *Provider) deleteConsent(w http.ResponseWriter, r *http.Request, clientID, id string) error {
+	return p.deleteWithdrawing(w, r, clientID, id, func(t store.Txn) error { return consent.DeleteIn(t, clientID, id) }, lookupError)
+}
+
+// deleteWithdrawing deletes a consent of any kind (del) and ends its pending backchannel
+// request in the same transaction; answer turns a failure into the TPP's answer.
+func (p *Provider) deleteWithdrawing(w http.ResponseWriter, r *http.Request, clientID, id string, del func(store.Txn) error, answer func(error) error) error {
 	var ended *ciba.Request
 	err := p.Store.Update(func(t store.Txn) error {
-		if err := consent.DeleteIn(t, clientID, id); err != nil {
+		if err := del(t); err != nil {
 			return err
 		}
 		var err error
@@ -153,7 +159,7 @@ func (p *Provider) deleteConsent(w http.ResponseWriter, r *http.Request, clientI
 		return err
 	})
 	if err != nil {
-		err = lookupError(err)
+		err = answer(err)
 		p.logStep(r.Context(), "consent_delete", clientID, id, err)
 		return err
 	}

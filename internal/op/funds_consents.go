@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/caddyciba/gateway/internal/ciba"
-	"github.com/caddyciba/gateway/internal/obie"
 	"github.com/caddyciba/gateway/internal/store"
 	"github.com/caddyciba/gateway/payment"
 )
@@ -15,17 +13,7 @@ import (
 // and DELETE on a consent, for the TPP with a client-credentials token of scope
 // fundsconfirmations. An x-idempotency-key on the POST is honoured when sent.
 func (p *Provider) ServeFundsConsents(w http.ResponseWriter, r *http.Request) {
-	id, one, ok := ConsentResource(r.URL.Path, PathFundsConsents)
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	p.serveSigned(w, r, func(w http.ResponseWriter, r *http.Request) {
-		if err := p.fundsConsents(w, r, id, one); err != nil {
-			p.logFailure(r.Context(), PathFundsConsents, err)
-			obie.WriteError(w, err)
-		}
-	})
+	p.serveConsentResource(w, r, PathFundsConsents, p.fundsConsents)
 }
 
 // fundsConsents answers the call, or returns the error ServeFundsConsents answers.
@@ -70,25 +58,7 @@ func (p *Provider) fundsConsents(w http.ResponseWriter, r *http.Request, id stri
 // deleteFundsConsent removes the consent and ends its pending backchannel request in one
 // transaction, as the account-access DELETE does.
 func (p *Provider) deleteFundsConsent(w http.ResponseWriter, r *http.Request, clientID, id string) error {
-	var ended *ciba.Request
-	err := p.Store.Update(func(t store.Txn) error {
-		if err := payment.DeleteFundsIn(t, clientID, id); err != nil {
-			return err
-		}
-		var err error
-		ended, err = withdrawConsent(t, id, p.Now())
-		return err
-	})
-	if err != nil {
-		err = paymentError(err)
-		p.logStep(r.Context(), "consent_delete", clientID, id, err)
-		return err
-	}
-	p.ended(ended)
-	p.logStep(r.Context(), "consent_delete", clientID, id, nil)
-	consentTransitions.WithLabelValues("Deleted").Inc()
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return p.deleteWithdrawing(w, r, clientID, id, func(t store.Txn) error { return payment.DeleteFundsIn(t, clientID, id) }, paymentError)
 }
 
 // fundsConsentResponse is an OBFundsConfirmationConsentResponse1.

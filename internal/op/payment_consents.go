@@ -57,14 +57,21 @@ func (p *Provider) paymentRepo() *payment.Repo { return &payment.Repo{Store: p.S
 // ServePaymentConsents answers POST on the domestic-payment-consents collection and GET
 // on a consent, for the TPP with a client-credentials token of scope payments.
 func (p *Provider) ServePaymentConsents(w http.ResponseWriter, r *http.Request) {
-	id, one, ok := ConsentResource(r.URL.Path, PathPaymentConsents)
+	p.serveConsentResource(w, r, PathPaymentConsents, p.paymentConsents)
+}
+
+// serveConsentResource answers a call on a payment-side consent collection (or one
+// consent in it) with serve, its answer signed and a failure written once.
+func (p *Provider) serveConsentResource(w http.ResponseWriter, r *http.Request, collection string,
+	serve func(w http.ResponseWriter, r *http.Request, id string, one bool) error) {
+	id, one, ok := ConsentResource(r.URL.Path, collection)
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
 	p.serveSigned(w, r, func(w http.ResponseWriter, r *http.Request) {
-		if err := p.paymentConsents(w, r, id, one); err != nil {
-			p.logFailure(r.Context(), PathPaymentConsents, err)
+		if err := serve(w, r, id, one); err != nil {
+			p.logFailure(r.Context(), collection, err)
 			obie.WriteError(w, err)
 		}
 	})
