@@ -3,7 +3,6 @@ package op
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -42,15 +41,7 @@ func (p *Provider) consents(w http.ResponseWriter, r *http.Request, id string, o
 	if one {
 		allowed = []string{http.MethodGet, http.MethodDelete}
 	}
-	if !slices.Contains(allowed, r.Method) {
-		list := strings.Join(allowed, ", ")
-		return obie.MethodNotAllowed(list, obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "use " + list})
-	}
-	if !acceptsJSON(r) {
-		return obie.New(http.StatusNotAcceptable, "Only application/json is offered",
-			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Accept must allow application/json", Path: "Accept"})
-	}
-	clientID, err := p.consentCaller(r)
+	clientID, err := p.resourceCaller(r, allowed, consentScope)
 	if err != nil {
 		return err
 	}
@@ -64,14 +55,9 @@ func (p *Provider) consents(w http.ResponseWriter, r *http.Request, id string, o
 	}
 }
 
-// consentCaller authenticates the TPP by its client-credentials token: 401 without a body
-// for a missing or dead token (UK OB), 403 for a token of the wrong kind.
-func (p *Provider) consentCaller(r *http.Request) (string, error) {
-	return p.clientCaller(r, consentScope)
-}
-
-// clientCaller is consentCaller for the consent endpoints of any scope (accounts,
-// payments, fundsconfirmations).
+// clientCaller authenticates the TPP by its client-credentials token of scope (accounts,
+// payments, fundsconfirmations): 401 without a body for a missing or dead token (UK OB),
+// 403 for a token of the wrong kind or scope.
 func (p *Provider) clientCaller(r *http.Request, scope string) (string, error) {
 	tok, ok := BearerToken(r)
 	if !ok {
@@ -111,14 +97,9 @@ func (p *Provider) createConsent(w http.ResponseWriter, r *http.Request, clientI
 }
 
 func (p *Provider) newConsent(w http.ResponseWriter, r *http.Request, clientID string) (*consent.Consent, error) {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return nil, obie.New(http.StatusUnsupportedMediaType, "The body must be application/json",
-			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Content-Type must be application/json", Path: "Content-Type"})
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, consent.MaxRequestBytes))
+	body, err := readResourceBody(w, r, consent.MaxRequestBytes)
 	if err != nil {
-		return nil, obie.New(http.StatusBadRequest, "The body could not be read",
-			obie.Item{ErrorCode: obie.CodeInvalidFormat, Message: "the body is too large or was cut short"})
+		return nil, err
 	}
 	req, err := consent.ParseRequest(body, p.Now())
 	if err != nil {

@@ -37,7 +37,7 @@ func (p *Provider) fundsConsents(w http.ResponseWriter, r *http.Request, id stri
 	case http.MethodDelete:
 		return p.deleteFundsConsent(w, r, clientID, id)
 	}
-	body, err := readResourceBody(w, r)
+	body, err := readResourceBody(w, r, payment.MaxBodyBytes)
 	if err != nil {
 		return err
 	}

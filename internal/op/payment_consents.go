@@ -95,7 +95,7 @@ func (p *Provider) paymentConsents(w http.ResponseWriter, r *http.Request, id st
 		writeJSONBytes(w, http.StatusOK, p.paymentConsentBody(c))
 		return nil
 	}
-	body, err := readResourceBody(w, r)
+	body, err := readResourceBody(w, r, payment.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
@@ -131,13 +131,13 @@ func (p *Provider) resourceCaller(r *http.Request, allowed []string, scope strin
 	return p.clientCaller(r, scope)
 }
 
-// readResourceBody reads a JSON request body of at most payment.MaxBodyBytes.
-func readResourceBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readResourceBody reads a JSON request body of at most limit bytes.
+func readResourceBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return nil, obie.New(http.StatusUnsupportedMediaType, "The body must be application/json",
 			obie.Item{ErrorCode: obie.CodeHeaderInvalid, Message: "Content-Type must be application/json", Path: "Content-Type"})
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, payment.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		return nil, obie.New(http.StatusBadRequest, "The body could not be read",
 			obie.Item{ErrorCode: obie.CodeInvalidFormat, Message: "the body is too large or was cut short"})
