@@ -77,8 +77,10 @@ func (p *Provider) backchannel(w http.ResponseWriter, r *http.Request) (*Backcha
 	return resp, id, err
 }
 
-// start stores the request, its device link, the consent's claim and the user's pending
-// slot in one transaction, then notifies the user's device.
+// start stores the request, its device link, the consent's claim, the user's pending
+// slot and the delivery to the user's device in one transaction, then hands the delivery
+// to a worker: the request is acknowledged only once its notification is sure to be
+// attempted.
 func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 	authReqID, err := token.New()
 	if err != nil {
@@ -104,7 +106,11 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 		req.NotificationToken, req.AuthReqID = ar.params.ClientNotificationToken, authReqID
 	}
 	key := requests.Key(authReqID)
-	var link ciba.DeviceLink
+	aead, err := p.deliveryAEAD()
+	if err != nil {
+		return nil, oauth.ServerError("the request could not be created", err)
+	}
+	var notice claimed
 	err = p.Store.Update(func(t store.Txn) error {
 		if err := requests.ClaimConsent(t, req.ConsentID, key, now, req.ExpiresAt); err != nil {
 			return err
@@ -115,8 +121,12 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 		if err := requests.Save(t, key, req, now); err != nil {
 			return err
 		}
-		made, err := devices.New(t, key, req.ExpiresAt, now)
-		link = made
+		link, err := devices.New(t, key, req.ExpiresAt, now)
+		if err != nil {
+			return err
+		}
+		d, n := p.deviceDelivery(ar, req, link)
+		notice, err = queueLeased(t, aead, d, n, now)
 		return err
 	})
 	if errors.Is(err, ciba.ErrConsentBusy) {
@@ -129,7 +139,7 @@ func (p *Provider) start(ar *authRequest) (*BackchannelResponse, error) {
 		return nil, oauth.ServerError("the request could not be stored", err)
 	}
 	pending.add(req.ExpiresAt, 1)
-	p.notifyDevice(ar, req, link)
+	p.handOff(notice)
 	resp := &BackchannelResponse{AuthReqID: authReqID, ExpiresIn: int64(ar.ttl / time.Second), consentID: req.ConsentID}
 	if c.DeliveryMode != clients.Push {
 		resp.Interval = max(int64(p.PollInterval/time.Second), 1)

@@ -12,10 +12,10 @@ import (
 	"github.com/caddyciba/gateway/notifier"
 )
 
-// notifyDevice queues the request for the user's authentication device: the workers try
-// the channels, in order, until one delivers, bounded by the request's expiry. A failure
-// is logged and the request stays pending.
-func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.DeviceLink) {
+// deviceDelivery is the delivery of the request to the user's authentication device and
+// what it tells the device: the workers try the channels, in order, until one delivers,
+// bounded by the request's expiry.
+func (p *Provider) deviceDelivery(ar *authRequest, req *ciba.Request, link ciba.DeviceLink) (*delivery, *notifier.Notification) {
 	perms := make([]string, len(ar.consent.permissions()))
 	for i, perm := range ar.consent.permissions() {
 		perms[i] = string(perm)
@@ -52,10 +52,10 @@ func (p *Provider) notifyDevice(ar *authRequest, req *ciba.Request, link ciba.De
 		DeviceToken:    link.Token,
 		ExpiresAt:      req.ExpiresAt,
 	}
-	p.enqueue(&delivery{
+	return &delivery{
 		Kind: kindDevice, Expires: req.ExpiresAt, ClientID: req.ClientID, ConsentID: req.ConsentID,
 		Interaction: ar.interaction,
-	}, n)
+	}, n
 }
 
 // callbackDeadline bounds a ping or push that outlives the request's own expiry.

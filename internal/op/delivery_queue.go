@@ -73,8 +73,14 @@ type callbackPayload struct {
 type deliveryQueue struct {
 	once sync.Once
 	wake chan struct{}
-	mu   sync.Mutex
-	aead cipher.AEAD
+	// free holds one token per attempt in flight and work carries leased records to the
+	// pool; handMu and closed keep a hand-off from meeting a pool that has stopped.
+	free   chan struct{}
+	work   chan claimed
+	handMu sync.Mutex
+	closed bool
+	mu     sync.Mutex
+	aead   cipher.AEAD
 	// attemptTimeout bounds one attempt; notifier.AttemptTimeout when zero (tests shorten it).
 	attemptTimeout time.Duration
 }
@@ -84,55 +90,92 @@ type deliveryQueue struct {
 func (p *Provider) StartDeliveries() {
 	q := &p.deliveries
 	q.once.Do(func() {
-		q.wake = make(chan struct{}, 1)
-		if p.background.Err() != nil {
-			return
-		}
 		n := p.MaxDeliveries
 		if n <= 0 {
 			n = DefaultMaxDeliveries
+		}
+		q.wake = make(chan struct{}, 1)
+		q.free, q.work = make(chan struct{}, n), make(chan claimed, n)
+		if p.background.Err() != nil {
+			q.closed = true
+			return
 		}
 		p.inflight.Add(1)
 		go p.dispatch(n)
 	})
 }
 
-// enqueue stores a delivery due now; a failure is logged, the flow goes on without it.
+// enqueue stores a delivery leased to this instance and hands it to a worker: a failure
+// is logged, the flow goes on without it.
 func (p *Provider) enqueue(d *delivery, payload any) {
-	p.StartDeliveries()
-	err := p.putDelivery(d, payload)
+	aead, err := p.deliveryAEAD()
+	var c claimed
+	if err == nil {
+		err = p.Store.Update(func(t store.Txn) error {
+			var err error
+			c, err = queueLeased(t, aead, d, payload, p.Now())
+			return err
+		})
+	}
 	if err != nil {
 		p.deliveryLog.Error("delivery not queued", zap.String("kind", d.Kind),
 			zap.String("client_id", d.ClientID), zap.Error(err))
 		return
 	}
-	select {
-	case p.deliveries.wake <- struct{}{}:
-	default:
-	}
+	p.handOff(c)
 }
 
-func (p *Provider) putDelivery(d *delivery, payload any) error {
+// queueLeased seals the payload into d and writes the record in t, already leased to this
+// instance: the first attempt needs no claim, so no second write waits on the disk before
+// it. Should the instance die before handing it off, the lease runs out and any instance
+// makes the attempt.
+func queueLeased(t store.Txn, aead cipher.AEAD, d *delivery, payload any, now time.Time) (claimed, error) {
 	var id [12]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return err
+		return claimed{}, err
 	}
 	d.ID = base64.RawURLEncoding.EncodeToString(id[:])
 	plain, err := json.Marshal(payload)
 	if err != nil {
-		return err
-	}
-	aead, err := p.deliveryAEAD()
-	if err != nil {
-		return err
+		return claimed{}, err
 	}
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
-		return err
+		return claimed{}, err
 	}
 	d.Sealed = aead.Seal(nonce, nonce, plain, []byte(d.ID))
+	leased := now.Add(leaseTTL)
+	return claimed{d: d, leased: deliveryKey(leased, d.ID)}, deliveries.put(t, d, leased, now)
+}
+
+// handOff gives a record this instance has just leased to a free worker; with none free,
+// or the pool stopped (a reload), the record is made due now for whichever worker or
+// instance is free first.
+func (p *Provider) handOff(c claimed) {
+	p.StartDeliveries()
+	q := &p.deliveries
+	q.handMu.Lock()
+	handed := false
+	if !q.closed {
+		select {
+		case q.free <- struct{}{}:
+			q.work <- c // never blocks: free bounds what is in flight
+			handed = true
+		default:
+		}
+	}
+	q.handMu.Unlock()
+	if handed {
+		return
+	}
 	now := p.Now()
-	return deliveries.put(p.Store, d, now, now)
+	if err := deliveries.reschedule(p.Store, c.leased, c.d, now, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.deliveryLog.Error("delivery queue", zap.Error(err))
+	}
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
 }
 
 // deliveryAEAD loads, or makes once for every instance on the store, the sealing key.
@@ -183,13 +226,20 @@ type claimed struct {
 // scans (and the store's prefetching under them) do not multiply with the pool.
 func (p *Provider) dispatch(n int) {
 	defer p.inflight.Done()
-	free := make(chan struct{}, n)
-	work := make(chan claimed, n)
+	q := &p.deliveries
+	free, work := q.free, q.work
 	p.inflight.Add(n)
 	for range n {
 		go p.deliveryWorker(work, free)
 	}
-	defer close(work)
+	defer func() {
+		// Records handed off but not begun are attempted by the workers as closed, which
+		// makes them due now for the next config or another instance.
+		q.handMu.Lock()
+		q.closed = true
+		close(work)
+		q.handMu.Unlock()
+	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var due []string

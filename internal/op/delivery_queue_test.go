@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strconv"
@@ -386,4 +387,79 @@ func TestDeliveryKeys(t *testing.T) {
 		t.Error("round trip")
 	}
 	_ = errors.New
+}
+
+// TestDeliveryLeaseOutlivesCrash: a record written leased to an instance that died before
+// handing it to a worker is attempted by another instance once the lease has run out, and
+// not before.
+func TestDeliveryLeaseOutlivesCrash(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	rc, endpoint := newReceiver(t, 0)
+	dead := queueProvider(t, s, endpoint, 1, time.Second)
+	aead, err := dead.deliveryAEAD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	err = s.Update(func(tx store.Txn) error {
+		_, err := queueLeased(tx, aead, &delivery{Kind: kindCallback, Expires: now.Add(time.Hour), ClientID: "tpp", Mode: clients.Ping},
+			callbackPayload{Bearer: "nt-c1", Body: json.RawMessage(`{"auth_req_id":"c1"}`)}, now)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64 // how far past the wall clock the other instance's clock runs
+	other := queueProvider(t, s, endpoint, 1, time.Second)
+	other.Now = func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }
+	other.StartDeliveries()
+	delivered := func() int { rc.mu.Lock(); defer rc.mu.Unlock(); return len(rc.attempts["c1"]) }
+	time.Sleep(2 * deliveryPoll)
+	if n := delivered(); n != 0 {
+		t.Fatalf("attempted %d times while leased to its instance", n)
+	}
+	clock.Store(int64(leaseTTL + time.Second))
+	if !waitFor(5*time.Second, func() bool { return delivered() == 1 }) {
+		t.Fatal("the record was never attempted after its lease ran out")
+	}
+}
+
+// TestDeliveryHandOffWhenBusy: with every worker busy, a new delivery is made due at once
+// and attempted as soon as a worker is free, not after its lease.
+func TestDeliveryHandOffWhenBusy(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	rc, endpoint := newReceiver(t, 0)
+	// The receiver holds "stuck" until the attempt gives up, so the one worker is busy.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), `"stuck"`) {
+			<-r.Context().Done()
+			return
+		}
+		proxied, _ := http.Post(endpoint, "application/json", strings.NewReader(string(body)))
+		if proxied != nil {
+			proxied.Body.Close()
+			w.WriteHeader(proxied.StatusCode)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p := queueProvider(t, s, srv.URL+"/cb", 1, 300*time.Millisecond)
+	ping(p, "stuck", time.Now().Add(400*time.Millisecond))
+	ping(p, "next", time.Now().Add(20*time.Second))
+	dueNow, total := 0, 0
+	_ = s.Scan(deliveryPrefix, func(key string, _ []byte) error {
+		if at, _ := dueOf(key); !at.After(time.Now()) {
+			dueNow++
+		}
+		total++
+		return nil
+	})
+	if dueNow != 1 || total != 2 {
+		t.Errorf("%d of %d records due now with the pool busy, want 1 of 2", dueNow, total)
+	}
+	if !waitFor(3*time.Second, func() bool { rc.mu.Lock(); defer rc.mu.Unlock(); return len(rc.attempts["next"]) == 1 }) {
+		t.Fatal("the second delivery waited for its lease")
+	}
 }
