@@ -17,6 +17,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/caddyciba/gateway/internal/store"
@@ -67,7 +68,10 @@ type Keyring struct {
 }
 
 type loadedKey struct {
-	private     jwk.Key
+	private jwk.Key
+	// signer is private as a crypto key made once: handed a JWK, jwx rebuilds (and for
+	// RSA, validates and precomputes) the key on every signature.
+	signer      any
 	public      jwk.Key
 	notBefore   time.Time
 	retireAfter time.Time
@@ -155,7 +159,14 @@ func (k *Keyring) Reload() error {
 		if err != nil {
 			return err
 		}
-		loaded = append(loaded, loadedKey{private: priv, public: pub, notBefore: sk.NotBefore, retireAfter: sk.RetireAfter})
+		var signer any
+		if err := priv.Raw(&signer); err != nil {
+			return fmt.Errorf("stored signing key: %w", err)
+		}
+		if rk, ok := signer.(*rsa.PrivateKey); ok {
+			rk.Precompute()
+		}
+		loaded = append(loaded, loadedKey{private: priv, signer: signer, public: pub, notBefore: sk.NotBefore, retireAfter: sk.RetireAfter})
 	}
 	k.keys.Store(&loaded)
 	return nil
@@ -296,7 +307,12 @@ func (k *Keyring) Keys() []KeyInfo {
 
 // SignJWT signs the token with the key that signs now; the kid goes in the header.
 func (k *Keyring) SignJWT(tok jwt.Token) ([]byte, error) {
-	return jwt.Sign(tok, jwt.WithKey(k.alg, k.signing().private))
+	key := k.signing()
+	hdr := jws.NewHeaders() // jws sets alg in it, so each signature has its own
+	if err := hdr.Set(jws.KeyIDKey, key.private.KeyID()); err != nil {
+		return nil, err
+	}
+	return jwt.Sign(tok, jwt.WithKey(k.alg, key.signer, jws.WithProtectedHeaders(hdr)))
 }
 
 // ParseJWT verifies a token this gateway signed (for id_token_hint and tests).

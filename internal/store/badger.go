@@ -162,6 +162,9 @@ func (b *Badger) wrote(keys ...string) {
 }
 
 func (b *Badger) Put(key string, val []byte, ttl time.Duration) error {
+	if len(val) >= largeValue {
+		b.synced.wroteLarge()
+	}
 	err := b.db.Update(func(txn *badger.Txn) error { return put(txn, key, val, ttl) })
 	b.wrote(key)
 	return b.durable(err)
@@ -187,7 +190,7 @@ func (b *Badger) Delete(key string) error {
 func (b *Badger) Update(fn func(Txn) error) error {
 	deadline := time.Now().Add(conflictDeadline)
 	for attempt := 1; ; attempt++ {
-		t := &badgerTxn{txn: nil}
+		t := &badgerTxn{synced: b.synced}
 		err := b.db.Update(func(txn *badger.Txn) error {
 			t.txn = txn
 			return fn(t)
@@ -222,12 +225,16 @@ func (b *Badger) Scan(prefix string, fn func(key string, val []byte) error) erro
 // badgerTxn is an Update's transaction; it notes the keys it writes, for the read cache.
 type badgerTxn struct {
 	txn     *badger.Txn
+	synced  *groupSync
 	written []string
 }
 
 func (t *badgerTxn) Get(key string) ([]byte, error) { return get(t.txn, key) }
 func (t *badgerTxn) Put(key string, val []byte, ttl time.Duration) error {
 	t.written = append(t.written, key)
+	if len(val) >= largeValue {
+		t.synced.wroteLarge()
+	}
 	return put(t.txn, key, val, ttl)
 }
 func (t *badgerTxn) Delete(key string) error {

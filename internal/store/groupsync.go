@@ -1,10 +1,8 @@
 package store
 
 import (
-	"os"
-	"path/filepath"
-	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -20,12 +18,15 @@ type groupSync struct {
 	waiters chan chan error
 	stopped chan struct{}
 	once    sync.Once
+	// valueLog is set when a commit may have written to the value log since the last sync.
+	valueLog atomic.Bool
+	logs     memLogs
 }
 
 func newGroupSync(db *badger.DB, dir string) *groupSync {
 	// Unbuffered: a waiter is either taken by the loop, which then answers it, or sees
 	// the loop stopped and syncs on its own; none can be left in a queue nobody reads.
-	g := &groupSync{db: db, dir: dir, waiters: make(chan chan error), stopped: make(chan struct{})}
+	g := &groupSync{db: db, dir: dir, logs: memLogs{dir: dir}, waiters: make(chan chan error), stopped: make(chan struct{})}
 	go g.run()
 	return g
 }
@@ -67,34 +68,31 @@ func (g *groupSync) run() {
 	}
 }
 
-// syncAll syncs the active memtable's log and the value log (DB.Sync), and the logs of
-// memtables that were replaced but are not yet flushed to a table: Badger syncs only the
-// active one, and a commit may sit in the one just replaced. Memtable logs are numbered
-// in order, so the active one, already synced, is the last; the others are usually none.
+// largeValue is the value size from which a commit may use Badger's value log: Badger
+// keeps values below its ValueThreshold (1 MiB, the default the store keeps) in the
+// memtable and its log, and writes only larger ones to the value log. The margin costs
+// nothing: such values are rare.
+const largeValue = 64 << 10
+
+// wroteLarge notes a value of largeValue or more, before its transaction commits: the next
+// sync covers the value log too.
+func (g *groupSync) wroteLarge() { g.valueLog.Store(true) }
+
+// syncAll syncs the memtables' logs (memLogs) and, only when a commit may have written to
+// it, the value log: DB.Sync would sync the value log every time, and an fsync costs a
+// disk flush even on a file with no dirty page, which doubled every commit's wait.
 func (g *groupSync) syncAll() error {
-	if err := g.db.Sync(); err != nil {
-		return err
-	}
-	logs, _ := filepath.Glob(filepath.Join(g.dir, "*.mem"))
-	sort.Strings(logs)
-	for _, name := range logs[:max(len(logs)-1, 0)] {
-		f, err := os.OpenFile(name, os.O_RDWR, 0)
-		if os.IsNotExist(err) {
-			continue // flushed and removed meanwhile: its contents are in a synced table
-		}
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
+	if g.valueLog.Swap(false) {
+		if err := g.db.Sync(); err != nil {
+			g.valueLog.Store(true)
 			return err
 		}
 	}
-	return nil
+	return g.logs.sync()
 }
 
 // stop ends the loop; later waits sync on their own.
 func (g *groupSync) stop() {
 	g.once.Do(func() { close(g.stopped) })
+	g.logs.close()
 }
