@@ -86,12 +86,12 @@ func TestCIBAExpiredToken(t *testing.T) {
 	hook := cibaGateway(t, "")
 	consentID := newConsent(t, basicID, basicSecret)
 	ack := bcBasic(t, basicID, basicSecret, "scope", "openid accounts", "login_hint", "alice@example.com",
-		"openbanking_intent_id", consentID, "requested_expiry", "10")
-	if ack.status != http.StatusOK || ack.body["expires_in"] != float64(10) {
+		"openbanking_intent_id", consentID, "requested_expiry", "3")
+	if ack.status != http.StatusOK || ack.body["expires_in"] != float64(3) {
 		t.Fatalf("bc-authorize: %d %s", ack.status, ack.raw)
 	}
 	n := notification(t, hook)
-	time.Sleep(10200 * time.Millisecond)
+	time.Sleep(3200 * time.Millisecond)
 	errorOnly(t, pollBasic(t, basicID, basicSecret, ack.str("auth_req_id")), 400, "expired_token")
 	if r := decide(t, n, n.DeviceToken, `{"decision":"approve","accounts":["acc-1"]}`); r.status != http.StatusGone {
 		t.Fatalf("late decision: %d %s", r.status, r.raw)
