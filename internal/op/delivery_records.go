@@ -170,8 +170,10 @@ func (deliveryRecords) claim(s store.Store, key string, now time.Time) (d *deliv
 	return d, leased, expired, err
 }
 
-// remove deletes a leased record: delivered, or failed for good.
-func (deliveryRecords) remove(s store.Store, leased string) error { return s.Delete(leased) }
+// remove deletes a leased record: delivered, or failed for good. The deletion need not be
+// durable: after a crash the record would come back and be delivered once more, which
+// at-least-once delivery allows anyway (a crash mid-attempt does the same).
+func (deliveryRecords) remove(s store.Store, leased string) error { return s.Forget(leased) }
 
 // reschedule moves a leased record, with its new attempt count, to due; store.ErrNotFound
 // when the lease is gone (another worker took it over).

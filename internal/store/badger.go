@@ -181,10 +181,13 @@ func (b *Badger) PutNew(key string, val []byte, ttl time.Duration) error {
 	})
 }
 
-func (b *Badger) Delete(key string) error {
+func (b *Badger) Delete(key string) error { return b.durable(b.Forget(key)) }
+
+// Forget commits the deletion and leaves it to the next group sync.
+func (b *Badger) Forget(key string) error {
 	err := b.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(key)) })
 	b.wrote(key)
-	return b.durable(err)
+	return err
 }
 
 func (b *Badger) Update(fn func(Txn) error) error {

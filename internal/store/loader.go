@@ -37,6 +37,8 @@ func (l *Loader) PutNew(key string, val []byte, ttl time.Duration) error { retur
 
 func (l *Loader) Delete(key string) error { return l.wb.Delete([]byte(key)) }
 
+func (l *Loader) Forget(key string) error { return l.Delete(key) }
+
 func (l *Loader) Update(fn func(Txn) error) error { return fn(l) }
 
 func (l *Loader) Scan(string, func(string, []byte) error) error { return nil }

@@ -40,6 +40,11 @@ type Store interface {
 	// PutNew writes val only if key is absent (replay caches, unique ids), else ErrExists.
 	PutNew(key string, val []byte, ttl time.Duration) error
 	Delete(key string) error
+	// Forget deletes key like Delete but may return before the deletion is durable: for
+	// records whose return after a crash is harmless (a delivered notification, which
+	// would be sent once more), so the deletion does not hold up a disk sync that others
+	// wait on.
+	Forget(key string) error
 	// Update runs fn in a serializable transaction; concurrent updates of the same keys
 	// never both commit. An error from fn aborts the transaction and is returned as is.
 	Update(fn func(Txn) error) error

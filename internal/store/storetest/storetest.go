@@ -76,6 +76,9 @@ func testGetPutDelete(t *testing.T, s store.Store) {
 	must(t, s.Delete("k")) // deleting what is not there is no error
 	must(t, s.PutNew("k", []byte("v4"), 0))
 	wantValue(t, s, "k", "v4")
+	must(t, s.Forget("k"))
+	wantMissing(t, s, "k")
+	must(t, s.Forget("k"))
 }
 
 // testGetMany: present, missing, expired, empty and repeated keys, each in its place.
