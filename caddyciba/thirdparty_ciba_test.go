@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -14,15 +14,22 @@ import (
 	"github.com/caddyciba/gateway/internal/token"
 )
 
-// freePort is a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
+// listenerFile listens on a free loopback port and returns the port and the listening
+// socket as a file, for a client script to serve on (startClient hands it over): a port
+// closed here and bound again by the script could be taken by anyone in between.
+func listenerFile(t *testing.T) (int, *os.File) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	f, err := l.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return l.Addr().(*net.TCPAddr).Port, f
 }
 
 // TestOpenIDClientCIBA runs the seed's flow with openid-client v6 in poll, ping and push
@@ -36,7 +43,8 @@ func TestOpenIDClientCIBA(t *testing.T) {
 	}
 	for _, mode := range []string{"poll", "ping", "push"} {
 		t.Run(mode, func(t *testing.T) {
-			hookPort, cbPort := freePort(t), freePort(t)
+			hookPort, hookFile := listenerFile(t)
+			cbPort, cbFile := listenerFile(t)
 			clientID := "tpp-pkj"
 			extra := fmt.Sprintf(`users %s
 		poll_interval 1s
@@ -62,11 +70,12 @@ func TestOpenIDClientCIBA(t *testing.T) {
 				AuthTime    float64 `json:"auth_time"`
 				ExpiresIn   float64 `json:"expires_in"`
 			}
-			runClient(t, "ciba.mjs", map[string]string{
+			// The script serves the webhook and the callback on the sockets made here: fds 3 and 4.
+			startClient(t, "ciba.mjs", map[string]string{
 				"ISSUER": httpBase, "CLIENT_ID": clientID, "CLIENT_JWK": string(jwkJSON), "MODE": mode,
-				"WEBHOOK_PORT": strconv.Itoa(hookPort), "WEBHOOK_SECRET": webhookSecret, "CB_PORT": strconv.Itoa(cbPort),
+				"WEBHOOK_FD": "3", "WEBHOOK_SECRET": webhookSecret, "CB_FD": "4",
 				"ACCOUNT": "acc-2",
-			}, &got)
+			}, 60*time.Second, hookFile, cbFile)(&got)
 			if got.Sub != "sub-alice" || got.AuthTime == 0 || got.ExpiresIn != 120 {
 				t.Fatalf("client got %+v", got)
 			}

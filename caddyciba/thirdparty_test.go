@@ -28,7 +28,8 @@ func runClient(t *testing.T, script string, env map[string]string, out any) {
 // client runs (approves on the device page), and returns the wait for its last output
 // line, decoded. The npm dependencies are installed from the committed lock file on first
 // use. If the test fails before the wait, the client is stopped and its stderr logged.
-func startClient(t *testing.T, script string, env map[string]string, timeout time.Duration) (wait func(out any)) {
+// files become the script's fds 3, 4, ….
+func startClient(t *testing.T, script string, env map[string]string, timeout time.Duration, files ...*os.File) (wait func(out any)) {
 	t.Helper()
 	npmOnce.Do(func() {
 		if _, err := os.Stat(filepath.Join(e2eDir, "node_modules", "openid-client")); err == nil {
@@ -51,6 +52,7 @@ func startClient(t *testing.T, script string, env map[string]string, timeout tim
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.ExtraFiles = files
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

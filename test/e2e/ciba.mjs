@@ -1,15 +1,16 @@
 // The whole CIBA flow as a TPP runs it with openid-client v6, and the bank's app beside it.
 // Input (env): ISSUER, CLIENT_ID, CLIENT_JWK (private ES256 JWK: client assertions and the
-// signed request object), MODE (poll | ping | push), WEBHOOK_PORT and WEBHOOK_SECRET (the
-// bank's push service: verifies the gateway's webhook and approves through the decision
-// API with ACCOUNT), CB_PORT (the TPP's notification endpoint for ping and push),
+// signed request object), MODE (poll | ping | push), WEBHOOK_FD and WEBHOOK_SECRET (the
+// bank's push service, served on the listening socket the test hands over as that file
+// descriptor: verifies the gateway's webhook and approves through the decision API with
+// ACCOUNT), CB_FD (the TPP's notification endpoint for ping and push, the same way),
 // LOGIN_HINT. Output: one JSON line with what the client got.
 import * as client from 'openid-client';
 import * as jose from 'jose';
 import { createHmac, randomUUID, createHash, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 
-const { ISSUER, CLIENT_ID, CLIENT_JWK, MODE = 'poll', WEBHOOK_PORT, WEBHOOK_SECRET, CB_PORT,
+const { ISSUER, CLIENT_ID, CLIENT_JWK, MODE = 'poll', WEBHOOK_FD, WEBHOOK_SECRET, CB_FD,
   LOGIN_HINT = 'alice@example.com', ACCOUNT } = process.env;
 
 const readBody = (req) => new Promise((resolve) => {
@@ -18,8 +19,8 @@ const readBody = (req) => new Promise((resolve) => {
   req.on('end', () => resolve(Buffer.concat(chunks)));
 });
 
-// listen starts a server on 127.0.0.1 that hands each request to onRequest and answers 204.
-function listen(port, onRequest) {
+// listen serves on the listening socket fd, handing each request to onRequest and answering 204.
+function listen(fd, onRequest) {
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
     try {
@@ -30,13 +31,13 @@ function listen(port, onRequest) {
       res.writeHead(500).end();
     }
   });
-  return new Promise((resolve) => server.listen(Number(port), '127.0.0.1', () => resolve(server)));
+  return new Promise((resolve) => server.listen({ fd: Number(fd) }, () => resolve(server)));
 }
 
 // The bank's push service: check the Standard Webhooks signature, then approve.
 let approved;
 const decided = new Promise((resolve) => { approved = resolve; });
-const webhook = await listen(WEBHOOK_PORT, async (req, body) => {
+const webhook = await listen(WEBHOOK_FD, async (req, body) => {
   const key = Buffer.from(WEBHOOK_SECRET.replace(/^whsec_/, ''), 'base64');
   const signed = `${req.headers['webhook-id']}.${req.headers['webhook-timestamp']}.${body}`;
   const want = Buffer.from('v1,' + createHmac('sha256', key).update(signed).digest('base64'));
@@ -55,7 +56,7 @@ const webhook = await listen(WEBHOOK_PORT, async (req, body) => {
 // The TPP's notification endpoint.
 let notified;
 const callback = new Promise((resolve) => { notified = resolve; });
-const cb = MODE === 'poll' ? null : await listen(CB_PORT, async (req, body) => {
+const cb = MODE === 'poll' ? null : await listen(CB_FD, async (req, body) => {
   notified({ authorization: req.headers.authorization, body: JSON.parse(body) });
 });
 
