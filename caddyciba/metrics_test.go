@@ -66,8 +66,17 @@ func TestMetrics(t *testing.T) {
 	errorOnly(t, bcBasic(t, basicID, basicSecret, "scope", "openid accounts", "login_hint", "nobody@example.com",
 		"openbanking_intent_id", newConsent(t, basicID, basicSecret)), 400, "unknown_user_id")
 	authReqID, consentID, n := startForAlice(t, hook)
+	// Pending requests are counted per process, so an earlier test's undecided ones may
+	// expire meanwhile and move from the gauge to the expired count: the sum of the two
+	// moves only with this test's requests.
+	undecided := func(m map[string]float64) float64 {
+		return m["caddyciba_pending_auth_requests{}"] + m["caddyciba_auth_requests_expired_total{}"]
+	}
+	if _, ok := before["caddyciba_auth_requests_expired_total{}"]; !ok {
+		t.Fatal("no caddyciba_auth_requests_expired_total series")
+	}
 	mid := scrape(t)
-	if got := mid["caddyciba_pending_auth_requests{}"] - before["caddyciba_pending_auth_requests{}"]; got != 1 {
+	if got := undecided(mid) - undecided(before); got != 1 {
 		t.Fatalf("pending moved by %v", got)
 	}
 	if r := decide(t, n, n.DeviceToken, `{"decision":"approve","accounts":["acc-1"]}`); r.status != http.StatusNoContent {
@@ -95,7 +104,6 @@ func TestMetrics(t *testing.T) {
 		"caddyciba_decisions_total{decision=approve}":                                    1,
 		"caddyciba_decisions_total{decision=deny}":                                       1,
 		"caddyciba_decision_seconds_count":                                               2,
-		"caddyciba_pending_auth_requests{}":                                              0,
 		"caddyciba_tokens_issued_total{grant=urn:openid:params:grant-type:ciba}":         1,
 		"caddyciba_tokens_issued_total{grant=client_credentials}":                        3,
 		"caddyciba_notifier_deliveries_total{channel=webhook,outcome=delivered}":         2,
@@ -109,6 +117,9 @@ func TestMetrics(t *testing.T) {
 		if got := after[series] - before[series]; got != want {
 			t.Errorf("%s moved by %v, want %v", series, got, want)
 		}
+	}
+	if got := undecided(after) - undecided(before); got != 0 {
+		t.Errorf("pending and expired moved by %v after both requests were decided", got)
 	}
 	for series := range after {
 		for _, secret := range []string{at, n.DeviceToken, "sub-alice", basicSecret, authReqID} {
