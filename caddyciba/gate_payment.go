@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -31,19 +28,21 @@ const paymentForwardTimeout = 60 * time.Second
 // bank sees the TPP's body as sent, with the gate's identity headers, and none of what
 // scrub removes.
 func (g *Gate) servePayment(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	out := newAnswerBuffer(w.Header().Get(interactionHeader))
+	// The answer's headers are held apart: of them, only those the gate sets go out.
+	out := op.NewHeldAnswer(http.Header{})
+	out.Header().Set(interactionHeader, w.Header().Get(interactionHeader))
 	adm, refusal := g.provider.AdmitPayment(r)
 	if refusal != nil {
 		countRefusal(refusal.Status)
 		obie.WriteError(out, refusal)
-		return g.sendSigned(w, out)
+		return g.sendSigned(w, r, out)
 	}
 	op.GateAllowed.Inc()
 	subject, consentID, accounts := adm.Identity()
 	r.URL.RawQuery, r.URL.ForceQuery, r.URL.Fragment, r.URL.RawFragment = "", false, "", ""
 	h := r.Header
 	g.scrub(h)
-	h.Set(interactionHeader, out.header.Get(interactionHeader))
+	h.Set(interactionHeader, out.Header().Get(interactionHeader))
 	setIf(h, g.SubjectHeader, subject)
 	setIf(h, g.ConsentHeader, consentID)
 	h.Set(g.ClientHeader, adm.Token.ClientID)
@@ -66,7 +65,7 @@ func (g *Gate) servePayment(w http.ResponseWriter, r *http.Request, next caddyht
 		return bank.answer(bank.serve(next, r.WithContext(ctx)))
 	}
 	g.provider.ServePayment(out, r, adm, forward)
-	return g.sendSigned(w, out)
+	return g.sendSigned(w, r, out)
 }
 
 func setIf(h http.Header, name, value string) {
@@ -75,61 +74,16 @@ func setIf(h http.Header, name, value string) {
 	}
 }
 
-// sendSigned writes an answer of the payment gate: its status and JSON body with the
-// gateway's x-jws-signature over the body, and of its headers only those the gate itself
-// set (the Bearer challenge, Allow). A body that cannot be signed is not sent: 500.
-func (g *Gate) sendSigned(w http.ResponseWriter, a *answerBuffer) error {
-	h := w.Header()
+// sendSigned writes an answer of the payment gate signed, and of its headers only those
+// the gate itself set (the Bearer challenge, Allow).
+func (g *Gate) sendSigned(w http.ResponseWriter, r *http.Request, a *op.HeldAnswer) error {
 	for _, name := range []string{"WWW-Authenticate", "Allow"} {
-		if v := a.header.Get(name); v != "" {
-			h.Set(name, v)
+		if v := a.Header().Get(name); v != "" {
+			w.Header().Set(name, v)
 		}
 	}
-	status, body := a.status, a.body.Bytes()
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if len(body) > 0 {
-		if err := g.provider.SignAnswer(h, body); err != nil {
-			g.logger.Error("signing a payment API answer", zap.Error(err))
-			h.Del("X-Jws-Signature")
-			obie.WriteError(w, obie.New(http.StatusInternalServerError, "Unexpected error",
-				obie.Item{ErrorCode: obie.CodeUnexpectedError, Message: "the answer could not be signed"}))
-			return nil
-		}
-		h.Set("Content-Type", "application/json")
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-	}
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	g.provider.SendSigned(w, r, a)
 	return nil
-}
-
-// answerBuffer holds an answer of the payment gate until it is signed.
-type answerBuffer struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func newAnswerBuffer(interaction string) *answerBuffer {
-	a := &answerBuffer{header: http.Header{}}
-	a.header.Set(interactionHeader, interaction)
-	return a
-}
-
-func (a *answerBuffer) Header() http.Header { return a.header }
-
-func (a *answerBuffer) WriteHeader(status int) {
-	if a.status == 0 {
-		a.status = status
-	}
-}
-
-func (a *answerBuffer) Write(p []byte) (int, error) {
-	a.WriteHeader(http.StatusOK)
-	return a.body.Write(p)
 }
 
 // bankCapture reads the bank's answer to a forward of the payment gate whole, up to

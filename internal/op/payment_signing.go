@@ -2,7 +2,9 @@ package op
 
 import (
 	"bytes"
+	"cmp"
 	"net/http"
+	"strconv"
 
 	"github.com/caddyciba/gateway/internal/obie"
 	"github.com/caddyciba/gateway/internal/obsig"
@@ -21,45 +23,62 @@ func (p *Provider) consentSignature(r *http.Request, clientID string, body []byt
 	return nil
 }
 
-// signedAnswer holds an answer of the payment and funds consent endpoints until it is
-// whole, so that it goes out with the gateway's x-jws-signature over its body, as the
-// gate's answers on the payment APIs do.
-type signedAnswer struct {
-	w      http.ResponseWriter
+// HeldAnswer holds an answer of the payment APIs (the gate's and the consent endpoints')
+// until it is whole, so that it goes out with the gateway's x-jws-signature over its body.
+type HeldAnswer struct {
+	header http.Header
 	status int
 	body   bytes.Buffer
 }
 
-func (s *signedAnswer) Header() http.Header { return s.w.Header() }
+// NewHeldAnswer holds an answer whose headers are written to header: the response's own,
+// or a map of their own when only some of them may go out.
+func NewHeldAnswer(header http.Header) *HeldAnswer { return &HeldAnswer{header: header} }
 
-func (s *signedAnswer) WriteHeader(status int) {
-	if s.status == 0 {
-		s.status = status
+func (a *HeldAnswer) Header() http.Header { return a.header }
+
+func (a *HeldAnswer) WriteHeader(status int) {
+	if a.status == 0 {
+		a.status = status
 	}
 }
 
-func (s *signedAnswer) Write(b []byte) (int, error) {
-	s.WriteHeader(http.StatusOK)
-	return s.body.Write(b)
+func (a *HeldAnswer) Write(b []byte) (int, error) {
+	a.WriteHeader(http.StatusOK)
+	return a.body.Write(b)
 }
 
-// serveSigned runs serve with its answer held, then sends it signed. Without message
-// signing set up (a provider built without the payment APIs' key) it sends it unsigned.
-func (p *Provider) serveSigned(w http.ResponseWriter, r *http.Request, serve http.HandlerFunc) {
-	held := &signedAnswer{w: w}
-	serve(held, r)
-	if held.status == 0 {
-		held.status = http.StatusOK
-	}
-	if held.body.Len() > 0 && p.MessageSigning.Keys != nil {
-		if err := p.SignAnswer(w.Header(), held.body.Bytes()); err != nil {
-			w.Header().Del(obsig.HeaderName)
+// SendSigned writes the held answer to w: its status and JSON body, with the gateway's
+// x-jws-signature over the body. A body that cannot be signed is not sent: 500.
+func (p *Provider) SendSigned(w http.ResponseWriter, r *http.Request, a *HeldAnswer) {
+	status, body := cmp.Or(a.status, http.StatusOK), a.body.Bytes()
+	h := w.Header()
+	if len(body) > 0 {
+		if err := p.SignAnswer(h, body); err != nil {
+			h.Del(obsig.HeaderName)
 			err := obie.Unexpected("the answer could not be signed", err)
 			p.logFailure(r.Context(), r.URL.Path, err)
 			obie.WriteError(w, err)
 			return
 		}
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
 	}
-	w.WriteHeader(held.status)
-	_, _ = w.Write(held.body.Bytes())
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// serveSigned runs serve with its answer held, then sends it signed. Without message
+// signing set up (a provider built without the payment APIs' key, as in this package's
+// tests) it sends it unsigned.
+func (p *Provider) serveSigned(w http.ResponseWriter, r *http.Request, serve http.HandlerFunc) {
+	held := NewHeldAnswer(w.Header())
+	serve(held, r)
+	if p.MessageSigning.Keys == nil {
+		w.WriteHeader(cmp.Or(held.status, http.StatusOK))
+		_, _ = w.Write(held.body.Bytes())
+		return
+	}
+	p.SendSigned(w, r, held)
 }
