@@ -162,10 +162,9 @@ func (b *Badger) wrote(keys ...string) {
 }
 
 func (b *Badger) Put(key string, val []byte, ttl time.Duration) error {
-	if len(val) >= largeValue {
-		b.synced.wroteLarge()
-	}
-	err := b.db.Update(func(txn *badger.Txn) error { return put(txn, key, val, ttl) })
+	err := b.db.Update(func(txn *badger.Txn) error {
+		return (&badgerTxn{txn: txn, synced: b.synced}).Put(key, val, ttl)
+	})
 	b.wrote(key)
 	return b.durable(err)
 }
