@@ -41,3 +41,34 @@ func TestMemLogsFollowRotation(t *testing.T) {
 		t.Fatalf("only %d memtable logs were made; the test did not rotate", len(seen))
 	}
 }
+
+// TestLargeValueSyncsValueLog: a value that may go to Badger's value log marks the next
+// sync to flush the value log too, before its transaction commits; a small one does not.
+func TestLargeValueSyncsValueLog(t *testing.T) {
+	t.Parallel()
+	s, err := OpenBadger(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		size int
+		want bool
+	}{{largeValue - 1, false}, {largeValue, true}, {2 << 20, true}} {
+		var marked bool
+		err := s.Update(func(tx Txn) error {
+			err := tx.Put(fmt.Sprint("v", tc.size), make([]byte, tc.size), 0)
+			marked = s.synced.valueLog.Load()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if marked != tc.want {
+			t.Errorf("a %d-byte value marked the value log: %v, want %v", tc.size, marked, tc.want)
+		}
+		if s.synced.valueLog.Load() {
+			t.Errorf("the mark outlived the sync after a %d-byte value", tc.size)
+		}
+	}
+}
